@@ -1,0 +1,263 @@
+"""Catalog and ratings.
+
+Rules about one row live here (derived fields, poster URL, score validation); queries shared
+by several pages are QuerySet methods.
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Count, Prefetch, Q
+
+from .text import fold
+
+# Half stars from 0.5 to 5.0. Kept as Decimals so comparisons are exact on every database.
+SCORE_CHOICES = [Decimal(n) / 2 for n in range(1, 11)]
+MIN_SCORE, MAX_SCORE = SCORE_CHOICES[0], SCORE_CHOICES[-1]
+
+
+class TimeStampedModel(models.Model):
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class Genre(models.Model):
+    tmdb_id = models.PositiveIntegerField(null=True, blank=True, unique=True)
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Keyword(models.Model):
+    tmdb_id = models.PositiveIntegerField(null=True, blank=True, unique=True)
+    name = models.CharField(max_length=255, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Person(models.Model):
+    # Null for people that came from the demo catalog or a dataset without TMDB ids.
+    tmdb_id = models.PositiveIntegerField(null=True, blank=True, unique=True)
+    name = models.CharField(max_length=255, db_index=True)
+    profile_path = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "people"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MovieQuerySet(models.QuerySet):
+    def for_cards(self):
+        """What a movie card needs (title, year, poster, genres) without N+1 queries."""
+        return self.prefetch_related(Prefetch("genres", queryset=Genre.objects.order_by("name")))
+
+    def with_details(self):
+        """Everything the detail page shows, in a fixed number of queries."""
+        return self.prefetch_related(
+            Prefetch("genres", queryset=Genre.objects.order_by("name")),
+            Prefetch("keywords", queryset=Keyword.objects.order_by("name")),
+            Prefetch(
+                "credits",
+                queryset=Credit.objects.select_related("person").order_by("kind", "order"),
+            ),
+        )
+
+    def popular(self):
+        return self.order_by("-popularity", "-vote_count", "title")
+
+    def in_decade(self, decade: int):
+        return self.filter(year__gte=decade, year__lt=decade + 10)
+
+    def search(self, query: str):
+        """Case- and accent-insensitive title search.
+
+        Both sides are folded (lower case, no accents) so the same rule holds on every
+        database. On PostgreSQL the substring match is served by a trigram GIN index on
+        ``search_title`` and near misses ("godfater") are found by trigram word
+        similarity; SQLite gets the plain substring match.
+        """
+        folded = fold(query)
+        if not folded:
+            return self
+        match = Q(search_title__contains=folded)
+        if self.db and settings.DATABASES[self.db]["ENGINE"].endswith("postgresql"):
+            match |= Q(search_title__trigram_word_similar=folded)
+        return self.filter(match)
+
+    def with_site_stats(self):
+        return self.annotate(
+            site_rating_count=Count("ratings", distinct=True),
+        )
+
+
+class Movie(TimeStampedModel):
+    tmdb_id = models.PositiveIntegerField(unique=True)
+    title = models.CharField(max_length=255)
+    original_title = models.CharField(max_length=255, blank=True)
+    overview = models.TextField(blank=True)
+    tagline = models.CharField(max_length=500, blank=True)
+    release_date = models.DateField(null=True, blank=True)
+    # The year is stored on its own because datasets such as MovieLens know only the year;
+    # it is filled from release_date whenever that is known (see save()).
+    year = models.PositiveSmallIntegerField(null=True, blank=True)
+    runtime = models.PositiveSmallIntegerField(null=True, blank=True, help_text="minutes")
+    original_language = models.CharField(max_length=16, blank=True)
+    popularity = models.FloatField(default=0)
+    vote_average = models.FloatField(default=0)
+    vote_count = models.PositiveIntegerField(default=0)
+    poster_path = models.CharField(max_length=255, blank=True)
+    imdb_id = models.CharField(max_length=16, blank=True)
+    movielens_id = models.PositiveIntegerField(null=True, blank=True, unique=True)
+    # Folded title (lower case, no accents) maintained by save(); what search matches on.
+    search_title = models.CharField(max_length=255, editable=False, default="")
+
+    genres = models.ManyToManyField(Genre, related_name="movies", blank=True)
+    keywords = models.ManyToManyField(Keyword, related_name="movies", blank=True)
+    people = models.ManyToManyField(Person, through="Credit", related_name="movies", blank=True)
+
+    objects = MovieQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-popularity", "title"]
+        indexes = [
+            models.Index(fields=["-popularity", "title"], name="movie_popularity_idx"),
+            models.Index(fields=["-vote_average", "-vote_count"], name="movie_rating_idx"),
+            models.Index(fields=["year", "title"], name="movie_year_idx"),
+            models.Index(fields=["title"], name="movie_title_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(vote_average__gte=0) & Q(vote_average__lte=10),
+                name="movie_vote_average_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(year__isnull=True) | (Q(year__gte=1870) & Q(year__lte=2100)),
+                name="movie_year_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.year})" if self.year else self.title
+
+    def save(self, *args, **kwargs):
+        if self.release_date:
+            self.year = self.release_date.year
+        self.search_title = fold(self.title)[:255]
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and {"title", "release_date"} & set(update_fields):
+            kwargs["update_fields"] = {*update_fields, "search_title", "year"}
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("movies:detail", args=[self.pk])
+
+    @property
+    def poster_url(self) -> str | None:
+        """TMDB image URL, or None when the poster is unknown (the page draws a placeholder)."""
+        if not self.poster_path:
+            return None
+        return f"{settings.TMDB_IMAGE_BASE}{settings.TMDB_POSTER_SIZE}{self.poster_path}"
+
+    @property
+    def decade(self) -> int | None:
+        return self.year - self.year % 10 if self.year else None
+
+    def directors(self) -> list["Person"]:
+        """Directors, from prefetched credits when available (no extra query on detail pages)."""
+        return [c.person for c in self.credits.all() if c.kind == Credit.Kind.DIRECTOR]
+
+    def cast(self) -> list["Credit"]:
+        return [c for c in self.credits.all() if c.kind == Credit.Kind.CAST]
+
+
+class Credit(models.Model):
+    class Kind(models.TextChoices):
+        CAST = "cast", "Cast"
+        DIRECTOR = "director", "Director"
+
+    movie = models.ForeignKey(Movie, on_delete=models.CASCADE, related_name="credits")
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="credits")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    order = models.PositiveSmallIntegerField(default=0, help_text="billing order for cast")
+    character = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["movie", "kind", "order"]
+        constraints = [
+            models.UniqueConstraint(fields=["movie", "person", "kind"], name="credit_unique"),
+        ]
+        indexes = [models.Index(fields=["movie", "kind", "order"], name="credit_movie_kind_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.person} — {self.get_kind_display()} in {self.movie}"
+
+
+def validate_score(value) -> None:
+    """A score is a half step between 0.5 and 5.0."""
+    try:
+        score = Decimal(str(value))
+    except ArithmeticError as exc:
+        raise ValidationError("Enter a number of stars.", code="invalid") from exc
+    if score not in SCORE_CHOICES:
+        raise ValidationError(
+            "A rating is a half step between 0.5 and 5.0 stars (e.g. 3.5).",
+            code="invalid_score",
+        )
+
+
+class RatingQuerySet(models.QuerySet):
+    def for_user(self, user):
+        return self.filter(user=user)
+
+    def liked(self, threshold: float = 4.0):
+        return self.filter(score__gte=threshold)
+
+
+class Rating(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="ratings"
+    )
+    movie = models.ForeignKey(Movie, on_delete=models.CASCADE, related_name="ratings")
+    score = models.DecimalField(max_digits=2, decimal_places=1, validators=[validate_score])
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = RatingQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-updated_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "movie"], name="rating_one_per_user_movie"),
+            # The form validates too; the database has the last word.
+            models.CheckConstraint(condition=Q(score__in=SCORE_CHOICES), name="rating_half_steps"),
+        ]
+        indexes = [
+            models.Index(fields=["user", "-updated_at"], name="rating_user_recent_idx"),
+            models.Index(fields=["movie", "score"], name="rating_movie_score_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} rated {self.movie}: {self.score}"
+
+    @property
+    def stars(self) -> float:
+        return float(self.score)

@@ -1,0 +1,59 @@
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from movies.models import Movie, Rating, validate_score
+from tests.factories import MovieFactory, RatingFactory
+
+
+@pytest.mark.django_db
+def test_save_derives_year_and_folded_title():
+    m = MovieFactory(title="Léon: The Professional", release_date=datetime.date(1994, 9, 14))
+    m.refresh_from_db()
+    assert m.year == 1994
+    assert m.search_title == "leon: the professional"
+
+
+@pytest.mark.django_db
+def test_search_is_case_and_accent_insensitive():
+    MovieFactory(title="Amélie")
+    MovieFactory(title="Heat")
+    assert [m.title for m in Movie.objects.search("AMELIE")] == ["Amélie"]
+    assert [m.title for m in Movie.objects.search("amél")] == ["Amélie"]
+
+
+@pytest.mark.parametrize("value", ["0.5", "3.5", "5", 4.0])
+def test_validate_score_accepts_half_steps(value):
+    validate_score(value)
+
+
+@pytest.mark.parametrize("value", ["0", "5.5", "3.3", "-1", "abc", "NaN", "Infinity"])
+def test_validate_score_rejects_other_values(value):
+    with pytest.raises(ValidationError):
+        validate_score(value)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("score", ["3.3", "0.0", "5.5"])
+def test_database_refuses_bad_scores(score):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        RatingFactory(score=Decimal(score))
+    assert Rating.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_one_rating_per_user_and_movie(user, movie):
+    RatingFactory(user=user, movie=movie)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        RatingFactory(user=user, movie=movie, score=Decimal("2.0"))
+    assert Rating.objects.get().score == Decimal("4.0")
+
+
+@pytest.mark.django_db
+def test_poster_url_only_when_known(settings):
+    settings.TMDB_IMAGE_BASE = "https://img.example/t/p/"
+    assert MovieFactory(poster_path="").poster_url is None
+    assert MovieFactory(poster_path="/abc.jpg").poster_url == "https://img.example/t/p/w342/abc.jpg"
