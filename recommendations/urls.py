@@ -1,3 +1,9 @@
+from django.urls import path
+
+from . import views
+
 app_name = "recommendations"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("recommendations/", views.for_you, name="for_you"),
+]
