@@ -1,0 +1,350 @@
+"""Offline evaluation of recommenders: the protocol (catalog, per-user temporal split) and metrics.
+
+Pure Python/numpy, no Django imports, so it is tested on tiny hand-made data without a database
+and the `evaluate` management command stays a thin wrapper around it.
+
+Protocol (the defaults are the ones documented in docs/evaluation.md):
+
+* Catalog: the MovieLens movies (links.csv, by tmdbId) that have TMDB metadata. Catalog rows are
+  numbered in links.csv order, which is also MovieLens movieId order.
+* Per user: their ratings on catalog movies sorted by (timestamp, movieId) -- movieId breaks ties
+  so the split never depends on file order. Users with fewer than ``min_ratings`` are dropped.
+* The first ``floor(n * history_fraction)`` ratings are the history, the rest the test.
+* Relevant = test items rated >= ``relevant_threshold``; users with no relevant item are skipped.
+* Every strategy returns the top ``k`` catalog rows, history excluded.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+# ---------------------------------------------------------------------------------------------
+# Data loading
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CatalogItem:
+    """One catalog movie with the TMDB fields the recommenders use."""
+
+    movielens_id: int
+    tmdb_id: int
+    title: str
+    genres: tuple[str, ...]
+    keywords: tuple[str, ...]
+    overview: str
+    popularity: float
+    vote_count: int
+    vote_average: float
+    cast: tuple[str, ...] = ()
+    directors: tuple[str, ...] = ()
+
+
+@dataclass
+class Catalog:
+    items: list[CatalogItem]
+    row_by_movielens_id: dict[int, int] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not self.row_by_movielens_id:
+            self.row_by_movielens_id = {it.movielens_id: i for i, it in enumerate(self.items)}
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def _names(value) -> tuple[str, ...]:
+    """TMDB lists come as [{"name": ...}] or, for keywords, {"keywords": [{"name": ...}]}."""
+    if isinstance(value, dict):
+        value = value.get("keywords") or value.get("results") or []
+    return tuple(str(v["name"]) for v in value or [] if isinstance(v, dict) and v.get("name"))
+
+
+def _credits(details: dict) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    credits = details.get("credits") or {}
+    cast = sorted(credits.get("cast") or [], key=lambda c: c.get("order", 0))
+    cast_names = tuple(c["name"] for c in cast if c.get("name"))
+    directors = tuple(
+        c["name"] for c in credits.get("crew") or [] if c.get("job") == "Director" and c.get("name")
+    )
+    return cast_names, directors
+
+
+def load_catalog(*, links_path: Path | str, tmdb_path: Path | str) -> Catalog:
+    """Catalog = links.csv rows whose tmdbId has a record in the TMDB JSONL file."""
+    details: dict[int, dict] = {}
+    with open(tmdb_path, encoding="utf-8") as fh:
+        for line_no, line in enumerate(fh, start=1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{tmdb_path}:{line_no}: not valid JSON ({exc.msg})") from exc
+            if "id" in record:
+                details[int(record["id"])] = record
+
+    items: list[CatalogItem] = []
+    seen_tmdb: set[int] = set()
+    with open(links_path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        missing = {"movieId", "tmdbId"} - set(reader.fieldnames or [])
+        if missing:
+            raise ValueError(f"{links_path}: missing column(s) {', '.join(sorted(missing))}")
+        for row in reader:
+            tmdb_raw = (row.get("tmdbId") or "").strip()
+            if not tmdb_raw:
+                continue
+            tmdb_id = int(float(tmdb_raw))
+            record = details.get(tmdb_id)
+            # Two MovieLens ids pointing at one TMDB movie would be the same catalog item twice.
+            if record is None or tmdb_id in seen_tmdb:
+                continue
+            seen_tmdb.add(tmdb_id)
+            cast, directors = _credits(record)
+            items.append(
+                CatalogItem(
+                    movielens_id=int(row["movieId"]),
+                    tmdb_id=tmdb_id,
+                    title=str(record.get("title") or ""),
+                    genres=_names(record.get("genres")),
+                    keywords=_names(record.get("keywords")),
+                    overview=str(record.get("overview") or ""),
+                    popularity=float(record.get("popularity") or 0.0),
+                    vote_count=int(record.get("vote_count") or 0),
+                    vote_average=float(record.get("vote_average") or 0.0),
+                    cast=cast,
+                    directors=directors,
+                )
+            )
+    return Catalog(items=items)
+
+
+@dataclass(frozen=True)
+class Ratings:
+    """Ratings restricted to the catalog, as parallel arrays."""
+
+    user_ids: np.ndarray  # int64
+    rows: np.ndarray  # int64 catalog rows
+    scores: np.ndarray  # float64
+    timestamps: np.ndarray  # int64
+
+
+def load_ratings(*, ratings_path: Path | str, catalog: Catalog) -> Ratings:
+    """Read a MovieLens ratings CSV, keeping only ratings of catalog movies."""
+    users, rows, scores, stamps = [], [], [], []
+    lookup = catalog.row_by_movielens_id
+    with open(ratings_path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        missing = {"userId", "movieId", "rating", "timestamp"} - set(reader.fieldnames or [])
+        if missing:
+            raise ValueError(f"{ratings_path}: missing column(s) {', '.join(sorted(missing))}")
+        for row in reader:
+            r = lookup.get(int(row["movieId"]))
+            if r is None:
+                continue
+            users.append(int(row["userId"]))
+            rows.append(r)
+            scores.append(float(row["rating"]))
+            stamps.append(int(float(row["timestamp"])))
+    return Ratings(
+        user_ids=np.asarray(users, dtype=np.int64),
+        rows=np.asarray(rows, dtype=np.int64),
+        scores=np.asarray(scores, dtype=np.float64),
+        timestamps=np.asarray(stamps, dtype=np.int64),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Protocol
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProtocolParams:
+    min_ratings: int = 10
+    history_fraction: float = 0.8
+    relevant_threshold: float = 4.0
+    k: int = 10
+
+
+@dataclass(frozen=True)
+class UserSplit:
+    user_id: int
+    history_rows: np.ndarray
+    history_scores: np.ndarray
+    test_rows: np.ndarray
+    relevant_rows: np.ndarray
+
+
+def history_length(n: int, fraction: float) -> int:
+    """How many of a user's n ratings form the history: floor, so the test is never empty.
+
+    A small epsilon keeps float noise (e.g. 0.8 * 10 = 7.999...) from losing a rating.
+    """
+    return min(n - 1, max(1, math.floor(n * fraction + 1e-9)))
+
+
+def split_users(ratings: Ratings, params: ProtocolParams = ProtocolParams()) -> list[UserSplit]:
+    """Temporal per-user split; users ordered by id. Deterministic for the same input."""
+    if not 0 < params.history_fraction < 1:
+        raise ValueError("history_fraction must be between 0 and 1 (exclusive)")
+    # Sort by user, then time, then catalog row (= movieId order) for ties.
+    order = np.lexsort((ratings.rows, ratings.timestamps, ratings.user_ids))
+    users = ratings.user_ids[order]
+    rows = ratings.rows[order]
+    scores = ratings.scores[order]
+    boundaries = np.flatnonzero(np.diff(users)) + 1
+    starts = np.concatenate(([0], boundaries))
+    ends = np.concatenate((boundaries, [len(users)]))
+    splits: list[UserSplit] = []
+    for start, end in zip(starts, ends, strict=True):
+        n = end - start
+        if n < params.min_ratings:
+            continue
+        h = history_length(n, params.history_fraction)
+        u_rows, u_scores = rows[start:end], scores[start:end]
+        test_rows, test_scores = u_rows[h:], u_scores[h:]
+        relevant = test_rows[test_scores >= params.relevant_threshold]
+        if relevant.size == 0:
+            continue
+        splits.append(
+            UserSplit(
+                user_id=int(users[start]),
+                history_rows=u_rows[:h].copy(),
+                history_scores=u_scores[:h].copy(),
+                test_rows=test_rows.copy(),
+                relevant_rows=np.unique(relevant),
+            )
+        )
+    return splits
+
+
+def history_matrix(splits: Sequence[UserSplit], n_items: int) -> sp.csr_matrix:
+    """User x item CSR matrix of history ratings only (what collaborative models may learn)."""
+    indptr = np.zeros(len(splits) + 1, dtype=np.int64)
+    np.cumsum([len(s.history_rows) for s in splits], out=indptr[1:])
+    if splits:
+        indices = np.concatenate([s.history_rows for s in splits])
+        data = np.concatenate([s.history_scores for s in splits])
+    else:
+        indices, data = np.zeros(0, np.int64), np.zeros(0)
+    matrix = sp.csr_matrix((data, indices, indptr), shape=(len(splits), n_items))
+    matrix.sum_duplicates()
+    return matrix
+
+
+# ---------------------------------------------------------------------------------------------
+# Metrics
+# ---------------------------------------------------------------------------------------------
+
+
+def top_k_excluding(scores: np.ndarray, exclude: Iterable[int], k: int) -> np.ndarray:
+    """The k highest-scoring rows, excluded rows removed; ties broken by lower row (stable)."""
+    scores = np.array(scores, dtype=np.float64, copy=True)
+    exclude = np.asarray(list(exclude) if not isinstance(exclude, np.ndarray) else exclude)
+    if exclude.size:
+        scores[exclude.astype(np.int64)] = -np.inf
+    k = min(k, int(np.isfinite(scores).sum()))
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    # argpartition then a stable sort of the candidates: deterministic tie-breaking by row.
+    candidates = np.argpartition(-scores, k - 1)[:k] if k < scores.size else np.arange(scores.size)
+    threshold = scores[candidates].min()
+    candidates = np.flatnonzero(scores >= threshold)
+    ranked = candidates[np.lexsort((candidates, -scores[candidates]))]
+    return ranked[:k].astype(np.int64)
+
+
+@dataclass(frozen=True)
+class UserMetrics:
+    precision: float
+    recall: float
+    ndcg: float
+    hit: int
+
+
+def user_metrics(recommended: Sequence[int], relevant: Iterable[int], k: int) -> UserMetrics:
+    """Precision@k, Recall@k, binary NDCG@k and hit for one user's ranked list."""
+    relevant_set = set(int(r) for r in relevant)
+    if not relevant_set:
+        raise ValueError("a user with no relevant item cannot be evaluated")
+    recommended = [int(r) for r in list(recommended)[:k]]
+    gains = np.array([1.0 if r in relevant_set else 0.0 for r in recommended])
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    dcg = float((gains * discounts[: len(gains)]).sum())
+    idcg = float(discounts[: min(len(relevant_set), k)].sum())
+    hits = int(gains.sum())
+    return UserMetrics(
+        precision=hits / k,
+        recall=hits / len(relevant_set),
+        ndcg=dcg / idcg,
+        hit=int(hits > 0),
+    )
+
+
+@dataclass(frozen=True)
+class StrategyResult:
+    strategy: str
+    precision: float
+    recall: float
+    ndcg: float
+    hit_rate: float
+    coverage: float
+    users: int
+    per_user: list[tuple[int, UserMetrics]] = field(repr=False, default_factory=list)
+
+    def summary(self) -> dict:
+        return {
+            "strategy": self.strategy,
+            "precision": round(self.precision, 6),
+            "recall": round(self.recall, 6),
+            "ndcg": round(self.ndcg, 6),
+            "hit_rate": round(self.hit_rate, 6),
+            "coverage": round(self.coverage, 6),
+            "users": self.users,
+        }
+
+
+def evaluate_lists(
+    *,
+    strategy: str,
+    splits: Sequence[UserSplit],
+    recommendations: Sequence[Sequence[int]],
+    n_items: int,
+    k: int,
+) -> StrategyResult:
+    """Aggregate per-user metrics (mean over users) and catalog coverage of the union of lists."""
+    if len(splits) != len(recommendations):
+        raise ValueError("one recommendation list per evaluated user is required")
+    per_user = [
+        (s.user_id, user_metrics(recs, s.relevant_rows, k))
+        for s, recs in zip(splits, recommendations, strict=True)
+    ]
+    recommended = set()
+    for recs in recommendations:
+        recommended.update(int(r) for r in list(recs)[:k])
+    n = len(per_user)
+
+    def mean(attr: str) -> float:
+        return float(np.mean([getattr(m, attr) for _, m in per_user])) if n else 0.0
+
+    return StrategyResult(
+        strategy=strategy,
+        precision=mean("precision"),
+        recall=mean("recall"),
+        ndcg=mean("ndcg"),
+        hit_rate=mean("hit"),
+        coverage=len(recommended) / n_items if n_items else 0.0,
+        users=n,
+        per_user=per_user,
+    )
