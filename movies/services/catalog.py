@@ -76,23 +76,27 @@ SCALAR_FIELDS = (
 )
 
 
-def _get_named(model, ref: NamedRef, **defaults):
-    """Find a genre/keyword by TMDB id first, then by name; create it if neither matches."""
-    if ref.tmdb_id is not None:
-        obj = model.objects.filter(tmdb_id=ref.tmdb_id).first()
-        if obj:
-            return obj
-    obj = model.objects.filter(name=ref.name).first()
-    if obj:
-        if ref.tmdb_id is not None and obj.tmdb_id is None:
+def _resolve_named(model, refs: list[NamedRef]) -> list:
+    """Genres/keywords for ``refs``, in order, in a fixed number of queries.
+
+    A row is matched by TMDB id first, then by (unique) name; a name-only row learns its TMDB
+    id when a source finally tells it; anything unmatched is created.
+    """
+    refs = list({ref.name: ref for ref in refs}.values())  # one row per name, order kept
+    ids = [r.tmdb_id for r in refs if r.tmdb_id is not None]
+    by_id = {o.tmdb_id: o for o in model.objects.filter(tmdb_id__in=ids)} if ids else {}
+    by_name = {o.name: o for o in model.objects.filter(name__in=[r.name for r in refs])}
+    result = []
+    for ref in refs:
+        obj = by_id.get(ref.tmdb_id) or by_name.get(ref.name)
+        if obj is None:
+            extra = {"slug": _unique_genre_slug(ref.name)} if model is Genre else {}
+            obj = model.objects.create(name=ref.name, tmdb_id=ref.tmdb_id, **extra)
+        elif ref.tmdb_id is not None and obj.tmdb_id is None and ref.tmdb_id not in by_id:
             obj.tmdb_id = ref.tmdb_id
             obj.save(update_fields=["tmdb_id"])
-        return obj
-    return model.objects.create(name=ref.name, tmdb_id=ref.tmdb_id, **defaults)
-
-
-def get_genre(ref: NamedRef) -> Genre:
-    return _get_named(Genre, ref, slug=_unique_genre_slug(ref.name))
+        result.append(obj)
+    return result
 
 
 def _unique_genre_slug(name: str) -> str:
@@ -103,24 +107,36 @@ def _unique_genre_slug(name: str) -> str:
     return slug
 
 
-def get_keyword(ref: NamedRef) -> Keyword:
-    return _get_named(Keyword, ref)
-
-
-def get_person(ref: NamedRef) -> Person:
+def _resolve_people(refs: list[NamedRef]) -> dict[NamedRef, Person]:
     """People share names, so a name alone matches only a person without a TMDB id."""
-    if ref.tmdb_id is not None:
-        person, _ = Person.objects.get_or_create(tmdb_id=ref.tmdb_id, defaults={"name": ref.name})
-        if person.name != ref.name:
-            person.name = ref.name
-            person.save(update_fields=["name"])
-        return person
-    person = Person.objects.filter(name=ref.name, tmdb_id__isnull=True).first()
-    return person or Person.objects.create(name=ref.name)
+    ids = {r.tmdb_id for r in refs if r.tmdb_id is not None}
+    names = {r.name for r in refs if r.tmdb_id is None}
+    by_id = {p.tmdb_id: p for p in Person.objects.filter(tmdb_id__in=ids)} if ids else {}
+    by_name = {}
+    if names:
+        for p in Person.objects.filter(name__in=names, tmdb_id__isnull=True).order_by("pk"):
+            by_name.setdefault(p.name, p)
+    result = {}
+    for ref in refs:
+        if ref.tmdb_id is not None:
+            person = by_id.get(ref.tmdb_id)
+            if person is None:
+                person = by_id[ref.tmdb_id] = Person.objects.create(
+                    tmdb_id=ref.tmdb_id, name=ref.name
+                )
+            elif person.name != ref.name:
+                person.name = ref.name
+                person.save(update_fields=["name"])
+        else:
+            person = by_name.get(ref.name)
+            if person is None:
+                person = by_name[ref.name] = Person.objects.create(name=ref.name)
+        result[ref] = person
+    return result
 
 
 def _set_if_changed(manager, wanted: list) -> bool:
-    current = {obj.pk for obj in manager.all()}
+    current = set(manager.values_list("pk", flat=True))
     if current == {obj.pk for obj in wanted}:
         return False
     manager.set(wanted)
@@ -128,31 +144,30 @@ def _set_if_changed(manager, wanted: list) -> bool:
 
 
 def _replace_credits(movie: Movie, data: MovieData) -> bool:
+    cast = data.cast or []
+    directors = data.directors or []
+    people = _resolve_people([c.person for c in cast] + list(directors))
     wanted: list[tuple[int, str, int, str]] = []
-    if data.cast is not None:
-        for c in data.cast:
-            wanted.append((get_person(c.person).pk, Credit.Kind.CAST, c.order, c.character))
-    if data.directors is not None:
-        for i, d in enumerate(data.directors):
-            wanted.append((get_person(d).pk, Credit.Kind.DIRECTOR, i, ""))
-    kinds = set()
-    if data.cast is not None:
-        kinds.add(Credit.Kind.CAST)
-    if data.directors is not None:
-        kinds.add(Credit.Kind.DIRECTOR)
-    existing = movie.credits.filter(kind__in=kinds)
-    current = sorted(existing.values_list("person_id", "kind", "order", "character"))
-    # A person credited twice in one role (bad source data) is kept once.
-    seen, deduped = set(), []
-    for row in wanted:
+    seen = set()
+    rows = [(people[c.person].pk, Credit.Kind.CAST, c.order, c.character) for c in cast]
+    rows += [(people[d].pk, Credit.Kind.DIRECTOR, i, "") for i, d in enumerate(directors)]
+    for row in rows:
+        # A person credited twice in one role (bad source data) is kept once.
         if (row[0], row[1]) not in seen:
             seen.add((row[0], row[1]))
-            deduped.append(row)
-    if current == sorted(deduped):
+            wanted.append(row)
+    kinds = [
+        k
+        for k, given in ((Credit.Kind.CAST, data.cast), (Credit.Kind.DIRECTOR, data.directors))
+        if given is not None
+    ]
+    existing = movie.credits.filter(kind__in=kinds)
+    current = sorted(existing.values_list("person_id", "kind", "order", "character"))
+    if current == sorted(wanted):
         return False
     existing.delete()
     Credit.objects.bulk_create(
-        Credit(movie=movie, person_id=p, kind=k, order=o, character=ch) for p, k, o, ch in deduped
+        Credit(movie=movie, person_id=p, kind=k, order=o, character=ch) for p, k, o, ch in wanted
     )
     return True
 
@@ -182,9 +197,9 @@ def upsert_movie(*, data: MovieData) -> tuple[Movie, bool, bool]:
         movie.save()
     changed = created or bool(changed_fields)
     if data.genres is not None:
-        changed |= _set_if_changed(movie.genres, [get_genre(g) for g in data.genres])
+        changed |= _set_if_changed(movie.genres, _resolve_named(Genre, data.genres))
     if data.keywords is not None:
-        changed |= _set_if_changed(movie.keywords, [get_keyword(k) for k in data.keywords])
+        changed |= _set_if_changed(movie.keywords, _resolve_named(Keyword, data.keywords))
     if data.cast is not None or data.directors is not None:
         changed |= _replace_credits(movie, data)
     return movie, created, changed
