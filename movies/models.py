@@ -9,7 +9,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, OuterRef, Prefetch, Q, Subquery, Value
 
 from .text import fold
 
@@ -105,6 +105,18 @@ class MovieQuerySet(models.QuerySet):
         return self.annotate(
             site_rating_count=Count("ratings", distinct=True),
         )
+
+    def with_user_rating(self, user):
+        """Annotate ``my_score``: ``user``'s score for each movie (None if unrated/anonymous).
+
+        A correlated subquery, so list pages show the user's own rating on every card in the
+        same query that fetches the cards.
+        """
+        score_field = models.DecimalField(max_digits=2, decimal_places=1)
+        if not getattr(user, "is_authenticated", False):
+            return self.annotate(my_score=Value(None, output_field=score_field))
+        mine = Rating.objects.filter(user=user, movie=OuterRef("pk")).values("score")[:1]
+        return self.annotate(my_score=Subquery(mine, output_field=score_field))
 
 
 class Movie(TimeStampedModel):
@@ -261,3 +273,64 @@ class Rating(models.Model):
     @property
     def stars(self) -> float:
         return float(self.score)
+
+
+class SyncRunQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING])
+
+
+class SyncRun(models.Model):
+    """One TMDB sync (command, Celery fan-out, admin or beat): progress while it runs, the
+    summary when it ends. Chunk tasks add their counts with F() updates, so several workers
+    can report into the same row."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    triggered_by = models.CharField(max_length=150, blank=True)
+    pages = models.PositiveIntegerField(default=0, help_text="popular pages to fetch")
+    start_page = models.PositiveIntegerField(default=1)
+    # Refresh of chosen movies (admin action, /movie/changes) instead of popular pages.
+    tmdb_ids = models.JSONField(default=list, blank=True)
+    rebuild = models.BooleanField(default=False, help_text="rebuild the model afterwards")
+    chunks_total = models.PositiveIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    fetched = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    failures = models.JSONField(default=list, blank=True, help_text="first failures (id, error)")
+    message = models.TextField(blank=True)
+    # The ModelVersion the rebuild queued; a plain id keeps movies free of a dependency on
+    # the recommendations app's migrations.
+    model_version_id = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = SyncRunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "TMDB sync run"
+
+    def __str__(self) -> str:
+        return f"TMDB sync #{self.pk} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+    @property
+    def percent(self) -> int:
+        if not self.progress_total:
+            return 100 if self.status == self.Status.SUCCEEDED else 0
+        return min(100, round(100 * self.progress_done / self.progress_total))

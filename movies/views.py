@@ -1,18 +1,197 @@
-from django.shortcuts import get_object_or_404, render
+"""Server-rendered movie pages and the rating endpoints.
 
-from .models import Movie
+Views stay thin: forms turn request data into clean values, ``movies.services.ratings`` does
+the writing, QuerySet methods do the querying. Every list page fetches a fixed number of
+queries however many movies it shows (tests assert it).
+
+Rating endpoints answer two kinds of clients:
+
+* a plain form POST (no JavaScript): redirect back to ``next`` (or the movie) with a message;
+  a bad score re-renders the movie page with status 400 and the error next to the stars;
+* htmx (``HX-Request`` header): only the rating widget is returned and swapped in place;
+  a bad score returns the widget with status 400 (base.html tells htmx to swap 400s).
+
+An anonymous plain POST is redirected to the login page. An anonymous htmx POST gets 401 with
+an ``HX-Redirect`` header to the login page, because following a 302 inside an XHR would swap
+the whole login page into the widget.
+"""
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from .forms import BrowseForm, MyRatingsForm, RatingForm
+from .models import Movie, Rating
+from .services.ratings import rate_movie, remove_rating
+
+PAGE_SIZE = 24
+HOME_SIZE = 18
 
 
+def _paginate(request, items, per_page: int):
+    """Page ``items`` by ``?page=``; a bad page number gives a notice, never a 500."""
+    paginator = Paginator(items, per_page)
+    raw = request.GET.get("page", "1")
+    notices = []
+    try:
+        page = paginator.page(raw)
+    except PageNotAnInteger:
+        notices.append(f"Page “{raw[:20]}” is not a page number; showing page 1.")
+        page = paginator.page(1)
+    except EmptyPage:
+        last = paginator.num_pages
+        notices.append(f"There is no page {raw[:20]}; showing the last page ({last}).")
+        page = paginator.page(last)
+    return page, notices
+
+
+def _safe_next(request, fallback: str) -> str:
+    """``next`` from the form when it points at this site, else ``fallback``."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return fallback
+
+
+@require_GET
 def home(request):
-    movies = Movie.objects.popular().for_cards()[:24]
-    return render(request, "movies/home.html", {"movies": movies})
+    movies = list(Movie.objects.popular().for_cards().with_user_rating(request.user)[:HOME_SIZE])
+    context = {"movies": movies}
+    if request.user.is_authenticated:
+        rated = Rating.objects.for_user(request.user).count()
+        needed = settings.RECS_MIN_RATINGS
+        context.update(rated_count=rated, needed_more=max(0, needed - rated), needed=needed)
+    return render(request, "movies/home.html", context)
 
 
+@require_GET
 def browse(request):
-    movies = Movie.objects.popular().for_cards()[:24]
-    return render(request, "movies/browse.html", {"movies": movies})
+    form = BrowseForm(request.GET)
+    movies = form.apply(Movie.objects.all())
+    page, page_notices = _paginate(
+        request, movies.for_cards().with_user_rating(request.user), PAGE_SIZE
+    )
+    return render(
+        request,
+        "movies/browse.html",
+        {
+            "form": form,
+            "filters": form.filters(),
+            "page_obj": page,
+            "movies": page.object_list,
+            "notices": form.problems() + page_notices,
+        },
+    )
 
 
+@require_GET
 def detail(request, pk: int):
     movie = get_object_or_404(Movie.objects.with_details(), pk=pk)
-    return render(request, "movies/detail.html", {"movie": movie})
+    return render(request, "movies/detail.html", _detail_context(request, movie))
+
+
+def _detail_context(request, movie: Movie, form: RatingForm | None = None) -> dict:
+    rating = None
+    if request.user.is_authenticated:
+        rating = Rating.objects.filter(user=request.user, movie=movie).first()
+    return {
+        "movie": movie,
+        "score": rating.score if rating else None,
+        "rating_form": form,
+        # Not request.get_full_path(): after a refused POST that is the rate URL itself.
+        "next": _safe_next(request, movie.get_absolute_url()),
+        "cast": movie.cast()[:10],
+        "directors": movie.directors(),
+    }
+
+
+def _widget(request, movie: Movie, *, score=None, form=None, status_text="", status=200):
+    """The rating widget alone: what htmx swaps in place."""
+    return render(
+        request,
+        "movies/_rating_widget.html",
+        {
+            "movie": movie,
+            "score": score,
+            "rating_form": form,
+            "status_text": status_text,
+            "next": _safe_next(request, movie.get_absolute_url()),
+        },
+        status=status,
+    )
+
+
+def _refuse_anonymous(request, movie_pk: int):
+    login_url = reverse(settings.LOGIN_URL)
+    back = reverse("movies:detail", args=[movie_pk])
+    if request.htmx:
+        response = HttpResponse("Log in to rate movies.", status=401)
+        response["HX-Redirect"] = f"{login_url}?next={back}"
+        return response
+    messages.info(request, "Log in to rate movies.")
+    return redirect_to_login(back, login_url)
+
+
+@require_POST
+def rate(request, pk: int):
+    movie = get_object_or_404(Movie, pk=pk)
+    if not request.user.is_authenticated:
+        return _refuse_anonymous(request, movie.pk)
+    form = RatingForm(request.POST)
+    if not form.is_valid():
+        if request.htmx:
+            current = Rating.objects.filter(user=request.user, movie=movie).first()
+            return _widget(request, movie, score=current and current.score, form=form, status=400)
+        movie = Movie.objects.with_details().get(pk=movie.pk)
+        return render(
+            request, "movies/detail.html", _detail_context(request, movie, form), status=400
+        )
+    # Always keyed on request.user: nothing in the request can name another user's rating.
+    rating, created = rate_movie(user=request.user, movie=movie, score=form.cleaned_data["score"])
+    if request.htmx:
+        return _widget(request, movie, score=rating.score, status_text="Saved.")
+    verb = "Rated" if created else "Changed your rating of"
+    messages.success(request, f"{verb} {movie.title}: {rating.score} stars.")
+    return redirect(_safe_next(request, movie.get_absolute_url()))
+
+
+@require_POST
+def unrate(request, pk: int):
+    movie = get_object_or_404(Movie, pk=pk)
+    if not request.user.is_authenticated:
+        return _refuse_anonymous(request, movie.pk)
+    removed = remove_rating(user=request.user, movie=movie)
+    text = "Rating removed." if removed else "You had not rated this movie."
+    if request.htmx:
+        return _widget(request, movie, score=None, status_text=text)
+    if removed:
+        messages.success(request, f"Removed your rating of {movie.title}.")
+    else:
+        messages.info(request, f"You had not rated {movie.title}; nothing to remove.")
+    return redirect(_safe_next(request, movie.get_absolute_url()))
+
+
+@require_GET
+@login_required
+def my_ratings(request):
+    form = MyRatingsForm(request.GET)
+    ratings = (
+        Rating.objects.for_user(request.user).select_related("movie").order_by(*form.ordering())
+    )
+    page, notices = _paginate(request, ratings, PAGE_SIZE)
+    if not form.is_valid():
+        notices = [e for errors in form.errors.values() for e in errors] + notices
+    return render(
+        request,
+        "movies/my_ratings.html",
+        {"form": form, "page_obj": page, "ratings": page.object_list, "notices": notices},
+    )

@@ -153,6 +153,9 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+# Development and tests serve files straight from the app/static folders, no collectstatic.
+WHITENOISE_USE_FINDERS = not PRODUCTION
+WHITENOISE_AUTOREFRESH = not PRODUCTION
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -193,6 +196,33 @@ TMDB_READ_TOKEN = env.str("TMDB_READ_TOKEN", default="")
 TMDB_API_KEY = env.str("TMDB_API_KEY", default="")
 TMDB_IMAGE_BASE = env.str("TMDB_IMAGE_BASE", default="https://image.tmdb.org/t/p/")
 TMDB_POSTER_SIZE = env.str("TMDB_POSTER_SIZE", default="w342")
+# Client behaviour (movies/tmdb.py). Timeouts are (connect, read) seconds for every call.
+TMDB_CONNECT_TIMEOUT = env.float("TMDB_CONNECT_TIMEOUT", default=5.0)
+TMDB_READ_TIMEOUT = env.float("TMDB_READ_TIMEOUT", default=15.0)
+# Retries on connection errors, timeouts, 429 and 5xx: exponential backoff with full jitter,
+# base * 2**attempt capped at TMDB_BACKOFF_MAX; a Retry-After header wins (also capped).
+TMDB_MAX_RETRIES = env.int("TMDB_MAX_RETRIES", default=4)
+TMDB_BACKOFF_BASE = env.float("TMDB_BACKOFF_BASE", default=0.5)
+TMDB_BACKOFF_MAX = env.float("TMDB_BACKOFF_MAX", default=30.0)
+# Client-side limit: at most TMDB_RATE_LIMIT requests in any TMDB_RATE_WINDOW seconds, shared
+# by every process and Celery worker through a token bucket in Redis when REDIS_URL is set.
+TMDB_RATE_LIMIT = env.int("TMDB_RATE_LIMIT", default=40)
+TMDB_RATE_WINDOW = env.float("TMDB_RATE_WINDOW", default=10.0)
+# Sync: popular pages fetched by default (20 movies a page), cast members kept per movie,
+# pages per Celery chunk task when a sync fans out over workers.
+TMDB_SYNC_PAGES = env.int("TMDB_SYNC_PAGES", default=13)
+TMDB_TOP_CAST = env.int("TMDB_TOP_CAST", default=3)
+TMDB_SYNC_CHUNK_PAGES = env.int("TMDB_SYNC_CHUNK_PAGES", default=5)
+# Optional periodic refresh (Celery beat; off by default): every N hours, re-fetch the movies
+# TMDB reports as changed (/movie/changes) and rebuild the model. 0 disables it.
+TMDB_REFRESH_EVERY_HOURS = env.float("TMDB_REFRESH_EVERY_HOURS", default=0)
+if TMDB_REFRESH_EVERY_HOURS > 0:
+    CELERY_BEAT_SCHEDULE = {
+        "tmdb-refresh-changed-movies": {
+            "task": "movies.tasks.refresh_changed_movies",
+            "schedule": TMDB_REFRESH_EVERY_HOURS * 3600,
+        }
+    }
 
 # --- Recommender --------------------------------------------------------------------------
 MODEL_DIR = env.path("MODEL_DIR", default=VAR_DIR / "models")
@@ -200,6 +230,19 @@ MODEL_DIR = env.path("MODEL_DIR", default=VAR_DIR / "models")
 RECS_MIN_RATINGS = env.int("RECS_MIN_RATINGS", default=5)
 # Ratings at or above this count as "liked" for the content profile.
 RECS_LIKE_THRESHOLD = env.float("RECS_LIKE_THRESHOLD", default=4.0)
+# TF-IDF vectorizer defaults (the reference design); build_tfidf options override them per build.
+TFIDF_MAX_FEATURES = env.int("TFIDF_MAX_FEATURES", default=5000)
+TFIDF_STOP_WORDS = env.str("TFIDF_STOP_WORDS", default="english") or None
+TFIDF_NGRAM_MAX = env.int("TFIDF_NGRAM_MAX", default=2)
+TFIDF_MIN_DF = env.int("TFIDF_MIN_DF", default=2)
+TFIDF_MAX_DF = env.float("TFIDF_MAX_DF", default=0.8)
+# Web processes look up the active model version at most this often (seconds); never per request.
+RECS_VERSION_CHECK_SECONDS = env.float("RECS_VERSION_CHECK_SECONDS", default=5.0)
+# Celery time limits of one rebuild; a build with no progress for longer counts as dead.
+RECS_BUILD_SOFT_TIME_LIMIT = env.int("RECS_BUILD_SOFT_TIME_LIMIT", default=30 * 60)
+RECS_BUILD_TIME_LIMIT = env.int("RECS_BUILD_TIME_LIMIT", default=32 * 60)
+# Ready versions kept (besides the active one) when old versions are pruned.
+RECS_KEEP_VERSIONS = env.int("RECS_KEEP_VERSIONS", default=3)
 
 # --- Demo ---------------------------------------------------------------------------------
 SHARED_DATA_DIR = env.path("SHARED_DATA_DIR", default=BASE_DIR.parent / "shared" / "data")

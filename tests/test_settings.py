@@ -12,7 +12,8 @@ STRONG_KEY = "prod-" + "k3y-7Qz9xLm2Vb8Nc4Rt6Yw1Ps5Df0Gh3Jk" * 2
 
 
 def _run(args, **env_overrides):
-    env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "ALLOWED_HOSTS"}}
+    ignored = {"SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_ALLOW_ASYNC_UNSAFE", "DEBUG"}
+    env = {k: v for k, v in os.environ.items() if k not in ignored}
     env.pop("DJANGO_ENV", None)
     env.update(env_overrides)
     return subprocess.run(

@@ -1,0 +1,166 @@
+"""Forms of the movie pages: the browse filters and the rating form.
+
+Both turn raw query/POST values into clean Python values with messages a person can act on;
+views never parse request data themselves.
+"""
+
+from decimal import Decimal, InvalidOperation
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from .models import MAX_SCORE, MIN_SCORE, Genre, Movie, validate_score
+
+
+def score_label(score: Decimal) -> str:
+    """``Decimal("3.5")`` -> "3.5 stars", ``Decimal("1.0")`` -> "1 star" (accessible labels)."""
+    text = f"{score.normalize():f}"
+    return f"{text} star" if score == 1 else f"{text} stars"
+
+
+class RatingForm(forms.Form):
+    """One score: a half step between 0.5 and 5.0 stars."""
+
+    # A CharField on purpose: we want our own message for every kind of bad value
+    # ("abc", "NaN", "4.25", "7") instead of DecimalField's generic ones.
+    score = forms.CharField(
+        error_messages={"required": "Choose a rating between 0.5 and 5 stars."},
+    )
+
+    def clean_score(self) -> Decimal:
+        raw = self.cleaned_data["score"].strip()
+        try:
+            score = Decimal(raw)
+        except InvalidOperation as exc:
+            raise ValidationError(
+                "“%(value)s” is not a number of stars; choose between 0.5 and 5 stars.",
+                code="not_a_number",
+                params={"value": raw[:20]},
+            ) from exc
+        if not score.is_finite():
+            raise ValidationError("Choose a rating between 0.5 and 5 stars.", code="not_finite")
+        if score < MIN_SCORE or score > MAX_SCORE:
+            raise ValidationError(
+                "A rating is between 0.5 and 5 stars; %(value)s is out of range.",
+                code="out_of_range",
+                params={"value": raw[:20]},
+            )
+        validate_score(score)  # the half-step rule, with the model's own message
+        # Quantize so "4" and "4.00" are stored and shown as 4.0.
+        return score.quantize(Decimal("0.1"))
+
+
+SORTS = {
+    "popularity": ("Most popular", ("-popularity", "-vote_count", "title", "pk")),
+    "rating": ("Highest rated", ("-vote_average", "-vote_count", "title", "pk")),
+    "year": ("Newest", ("-year", "title", "pk")),
+    "title": ("Title A–Z", ("title", "year", "pk")),
+}
+DEFAULT_SORT = "popularity"
+
+
+class BrowseForm(forms.Form):
+    """GET filters of the browse page. Invalid fields are reported and then ignored."""
+
+    q = forms.CharField(
+        label="Title",
+        required=False,
+        max_length=200,
+        error_messages={"max_length": "Search text is limited to %(limit_value)d characters."},
+        widget=forms.TextInput(
+            attrs={"type": "search", "placeholder": "Search titles…", "autocomplete": "off"}
+        ),
+    )
+    genre = forms.ModelChoiceField(
+        queryset=Genre.objects.order_by("name"),
+        to_field_name="slug",
+        required=False,
+        empty_label="All genres",
+        error_messages={"invalid_choice": "There is no genre “%(value)s”."},
+    )
+    decade = forms.IntegerField(
+        required=False,
+        widget=forms.Select,
+        error_messages={"invalid": "A decade is a year such as 1990."},
+    )
+    sort = forms.ChoiceField(
+        required=False,
+        choices=[(key, label) for key, (label, _) in SORTS.items()],
+        error_messages={
+            "invalid_choice": "Unknown sort order “%(value)s” (use " + ", ".join(SORTS) + ")."
+        },
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["decade"].widget.choices = [("", "All decades")] + [
+            (d, f"{d}s") for d in self.available_decades()
+        ]
+
+    @staticmethod
+    def available_decades() -> list[int]:
+        years = Movie.objects.filter(year__isnull=False).values_list("year", flat=True).distinct()
+        return sorted({y - y % 10 for y in years}, reverse=True)
+
+    def clean_decade(self) -> int | None:
+        decade = self.cleaned_data["decade"]
+        if decade is None:
+            return None
+        if not 1870 <= decade <= 2100 or decade % 10:
+            raise ValidationError(
+                "A decade is the first year of ten, between 1870 and 2100 (e.g. 1990).",
+                code="invalid_decade",
+            )
+        return decade
+
+    def clean_sort(self) -> str:
+        return self.cleaned_data["sort"] or DEFAULT_SORT
+
+    def filters(self) -> dict:
+        """The valid filters; a field with an error falls back to its default."""
+        self.is_valid()
+        data = {"q": "", "genre": None, "decade": None, "sort": DEFAULT_SORT}
+        data.update({k: v for k, v in self.cleaned_data.items() if v not in (None, "")})
+        return data
+
+    def problems(self) -> list[str]:
+        """One sentence per ignored field, for the notice above the results."""
+        self.is_valid()
+        fallback = {"sort": f"Sorted by {DEFAULT_SORT} instead."}
+        return [
+            f"{' '.join(errors)} {fallback.get(name, 'Showing results without this filter.')}"
+            for name, errors in self.errors.items()
+        ]
+
+    def apply(self, queryset):
+        f = self.filters()
+        if f["q"]:
+            queryset = queryset.search(f["q"])
+        if f["genre"]:
+            queryset = queryset.filter(genres=f["genre"])
+        if f["decade"] is not None:
+            queryset = queryset.in_decade(f["decade"])
+        return queryset.order_by(*SORTS[f["sort"]][1])
+
+
+RATING_SORTS = {
+    "recent": ("Recently rated", ("-updated_at", "-pk")),
+    "high": ("Score: high to low", ("-score", "-updated_at", "-pk")),
+    "low": ("Score: low to high", ("score", "-updated_at", "-pk")),
+    "title": ("Title A–Z", ("movie__title", "pk")),
+    "year": ("Year", ("-movie__year", "movie__title", "pk")),
+}
+
+
+class MyRatingsForm(forms.Form):
+    sort = forms.ChoiceField(
+        required=False,
+        choices=[(key, label) for key, (label, _) in RATING_SORTS.items()],
+        error_messages={
+            "invalid_choice": "Unknown sort order “%(value)s”; showing your latest ratings."
+        },
+    )
+
+    def ordering(self) -> tuple[str, ...]:
+        key = self.cleaned_data.get("sort") if self.is_valid() else None
+        return RATING_SORTS[key or "recent"][1]

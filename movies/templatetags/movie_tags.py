@@ -1,0 +1,55 @@
+"""Template helpers of the movie pages: posters and the half-star widget."""
+
+import zlib
+from decimal import Decimal
+
+from django import template
+
+from movies.forms import score_label
+from movies.models import SCORE_CHOICES
+
+register = template.Library()
+
+
+def title_hue(title: str) -> int:
+    """A stable colour (HSL hue) per title, so placeholders differ but never flicker."""
+    return zlib.crc32((title or "").encode("utf-8")) % 360
+
+
+@register.inclusion_tag("movies/_poster.html")
+def poster(movie, size: str = "card"):
+    """A poster that is never a broken image.
+
+    The generated placeholder (title on a colour derived from it) is always drawn; the TMDB
+    image, when known, sits on top and removes itself if it fails to load (offline machine,
+    missing file), uncovering the placeholder.
+    """
+    return {
+        "movie": movie,
+        "url": movie.poster_url,
+        "hue": title_hue(movie.title),
+        "size": size,
+    }
+
+
+@register.simple_tag
+def star_choices(movie_pk) -> list[dict]:
+    """The ten half-star radios, highest first (the reversed-radio CSS technique needs it)."""
+    return [
+        {
+            "value": stars(score),
+            "score": score,
+            "id": f"star-{movie_pk}-{int(score * 2)}",
+            "label": score_label(score),
+            "half": "left" if score % 1 else "right",
+        }
+        for score in reversed(SCORE_CHOICES)
+    ]
+
+
+@register.filter
+def stars(score) -> str:
+    """Format a score as "3.5" (or "" when there is none)."""
+    if score is None or score == "":
+        return ""
+    return f"{Decimal(str(score)).quantize(Decimal('0.1'))}"
