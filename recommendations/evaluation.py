@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from recommendations import collab, hybrid, tfidf
+
 # ---------------------------------------------------------------------------------------------
 # Data loading
 # ---------------------------------------------------------------------------------------------
@@ -347,4 +349,193 @@ def evaluate_lists(
         coverage=len(recommended) / n_items if n_items else 0.0,
         users=n,
         per_user=per_user,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Strategies
+# ---------------------------------------------------------------------------------------------
+# Every strategy maps (context, one user's split) -> a ranked list of k catalog rows. They call
+# the serving code (tfidf.py, hybrid.py) or a baseline model from collab.py; nothing here is a
+# re-implementation of what the site runs.
+
+
+@dataclass
+class EvalContext:
+    """Everything the strategies share, built once per run (models learn from histories only)."""
+
+    catalog: Catalog
+    splits: list[UserSplit]
+    history: sp.csr_matrix
+    k: int
+    tfidf_model: tfidf.TfidfModel | None = None
+    cache: dict = field(default_factory=dict)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.catalog)
+
+
+def build_soups(catalog: Catalog) -> list[str]:
+    return [
+        tfidf.build_soup(
+            genres=it.genres,
+            keywords=it.keywords,
+            overview=it.overview,
+            cast=it.cast,
+            directors=it.directors,
+        )
+        for it in catalog.items
+    ]
+
+
+def make_context(catalog: Catalog, splits: list[UserSplit], k: int = 10) -> EvalContext:
+    return EvalContext(
+        catalog=catalog,
+        splits=splits,
+        history=history_matrix(splits, len(catalog)),
+        k=k,
+        tfidf_model=tfidf.fit_tfidf(build_soups(catalog)),
+    )
+
+
+def _fixed_ranking(ctx: EvalContext, scores: np.ndarray) -> list[np.ndarray]:
+    return [top_k_excluding(scores, s.history_rows, ctx.k) for s in ctx.splits]
+
+
+def strategy_popularity(ctx: EvalContext) -> list[np.ndarray]:
+    """Most-rated on the site (number of history ratings per movie)."""
+    counts = np.diff(sp.csc_matrix(ctx.history).indptr).astype(np.float64)
+    return _fixed_ranking(ctx, counts)
+
+
+def strategy_tmdb_popularity(ctx: EvalContext) -> list[np.ndarray]:
+    """TMDB's `popularity` field (what a site without ratings could show)."""
+    return _fixed_ranking(ctx, np.array([it.popularity for it in ctx.catalog.items]))
+
+
+def strategy_content_tfidf(ctx: EvalContext, like_threshold: float = 4.0) -> list[np.ndarray]:
+    """The reference content design: cosine to the rating-weighted mean of liked rows.
+
+    Users with nothing liked in their history get the site's popularity fallback (most rated),
+    as ``services.recommend_for_user`` does.
+    """
+    m = ctx.tfidf_model
+    fallback = np.diff(sp.csc_matrix(ctx.history).indptr).astype(np.float64)
+    out = []
+    for s in ctx.splits:
+        liked = s.history_scores >= like_threshold
+        if liked.any():
+            profile = tfidf.user_profile(m.matrix, s.history_rows[liked], s.history_scores[liked])
+            scores = tfidf.cosine_scores(m.matrix, profile, m.row_norms)
+        else:
+            scores = fallback
+        out.append(tfidf.top_n(scores, s.history_rows, ctx.k))
+    return out
+
+
+def strategy_item_knn(ctx: EvalContext) -> list[np.ndarray]:
+    """Item-item CF: sum of binary co-rating cosine similarities to every history movie."""
+    neighbours = collab.cosine_neighbours(ctx.history, top_k=None, binary=True)
+    out = []
+    for s in ctx.splits:
+        scores = collab.neighbour_scores(neighbours, s.history_rows, np.ones(len(s.history_rows)))
+        out.append(top_k_excluding(scores, s.history_rows, ctx.k))
+    return out
+
+
+def strategy_ease_tfidf(
+    ctx: EvalContext, l2: float = 500.0, content_weight: float = 0.1
+) -> list[np.ndarray]:
+    """EASE (l2=500, all items, rating values) + 0.1 x TF-IDF cosine, each scaled to max 1."""
+    neighbours = collab.ease_neighbours(ctx.history, l2=l2, top_k=None, max_items=ctx.n_items)
+    m = ctx.tfidf_model
+    out = []
+    for s in ctx.splits:
+        e = collab.neighbour_scores(neighbours, s.history_rows, s.history_scores)
+        scores = e / (np.abs(e).max() or 1.0)
+        liked = s.history_scores >= 4.0
+        if liked.any():
+            profile = tfidf.user_profile(m.matrix, s.history_rows[liked], s.history_scores[liked])
+            scores = scores + content_weight * tfidf.cosine_scores(m.matrix, profile, m.row_norms)
+        out.append(top_k_excluding(scores, s.history_rows, ctx.k))
+    return out
+
+
+def _hybrid_lists(ctx: EvalContext, params) -> list[np.ndarray]:
+    m = ctx.tfidf_model
+    arrays = hybrid.fit(
+        tfidf_matrix=m.matrix,
+        ratings=ctx.history,
+        tmdb_popularity=tmdb_prior_for(ctx.catalog),
+        params=params,
+    )
+    out = []
+    for s in ctx.splits:
+        recs = hybrid.recommend(
+            arrays,
+            tfidf_matrix=m.matrix,
+            tfidf_row_norms=m.row_norms,
+            history_rows=s.history_rows,
+            history_scores=s.history_scores,
+            n=ctx.k,
+            explain_k=0,  # explanations do not change the ranking; skip their cost here
+        )
+        out.append(np.array([r.row for r in recs], dtype=np.int64))
+    return out
+
+
+def tmdb_prior_for(catalog: Catalog) -> np.ndarray:
+    """The hybrid's metadata prior for every catalog row (vote-count-damped TMDB rating)."""
+    items = catalog.items
+    return hybrid.tmdb_prior([it.vote_count for it in items], [it.vote_average for it in items])
+
+
+def strategy_production(ctx: EvalContext) -> list[np.ndarray]:
+    """What the site serves: hybrid.py with its default parameters."""
+    return _hybrid_lists(ctx, hybrid.HybridParams())
+
+
+def strategy_production_no_collab(ctx: EvalContext) -> list[np.ndarray]:
+    """The production blend on a site that learns nothing from co-ratings (content + prior)."""
+    return _hybrid_lists(ctx, hybrid.HybridParams(collab=False))
+
+
+def strategy_cold_start(ctx: EvalContext) -> list[np.ndarray]:
+    """The production fallback for users with no history: the prior, same list for all."""
+    arrays = hybrid.fit(
+        tfidf_matrix=ctx.tfidf_model.matrix,
+        ratings=ctx.history,
+        tmdb_popularity=tmdb_prior_for(ctx.catalog),
+        params=hybrid.HybridParams(collab=False),
+    )
+    return [
+        np.array([r.row for r in hybrid.cold_start(arrays, n=ctx.k, exclude_rows=s.history_rows)])
+        for s in ctx.splits
+    ]
+
+
+STRATEGIES = {
+    "popularity": strategy_popularity,
+    "tmdb_popularity": strategy_tmdb_popularity,
+    "content_tfidf": strategy_content_tfidf,
+    "item_knn": strategy_item_knn,
+    "ease_tfidf": strategy_ease_tfidf,
+    "cold_start": strategy_cold_start,
+    "production_no_collab": strategy_production_no_collab,
+    "production": strategy_production,
+}
+DEFAULT_STRATEGIES = tuple(STRATEGIES)
+
+
+def run_strategy(ctx: EvalContext, name: str) -> StrategyResult:
+    if name not in STRATEGIES:
+        raise ValueError(f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}")
+    lists = STRATEGIES[name](ctx)
+    return evaluate_lists(
+        strategy=name,
+        splits=ctx.splits,
+        recommendations=lists,
+        n_items=ctx.n_items,
+        k=ctx.k,
     )

@@ -6,4 +6,5 @@ app_name = "recommendations"
 
 urlpatterns = [
     path("recommendations/", views.for_you, name="for_you"),
+    path("api/recommendations", views.api_recommendations, name="api"),
 ]

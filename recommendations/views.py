@@ -1,7 +1,66 @@
+"""Recommendation pages and the JSON API: thin views over services.recommend_for_user."""
+
+from __future__ import annotations
+
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse
 from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from . import services
+from .serving import get_active_model
 
 
 @login_required
 def for_you(request):
-    return render(request, "recommendations/for_you.html", {})
+    result = services.recommend_for_user(user=request.user, top_n=services.MAX_TOP_N // 2)
+    return render(
+        request,
+        "recommendations/for_you.html",
+        {
+            "result": result,
+            "min_ratings": settings.RECS_MIN_RATINGS,
+            "like_threshold": settings.RECS_LIKE_THRESHOLD,
+        },
+    )
+
+
+def _error(status: int, message: str) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+@require_GET
+def api_recommendations(request):
+    """``GET /api/recommendations?top_n=N`` for the signed-in user (session auth)."""
+    if not request.user.is_authenticated:
+        return _error(401, "Sign in to get recommendations.")
+    try:
+        top_n = services.validate_top_n(request.GET.get("top_n", "10"))
+    except ValueError as exc:
+        return _error(400, str(exc))
+    if get_active_model() is None:
+        return _error(
+            503, "No recommendation model is active yet; an administrator has to build one."
+        )
+    result = services.recommend_for_user(user=request.user, top_n=top_n)
+    return JsonResponse(
+        {
+            "recommendations": [
+                {
+                    "tmdb_id": item.movie.tmdb_id,
+                    "title": item.movie.title,
+                    "year": item.movie.year,
+                    "poster_url": item.movie.poster_url,
+                    "overview": item.movie.overview,
+                    "vote_average": item.movie.vote_average,
+                    "score": item.score,
+                    "because": item.explanation,
+                }
+                for item in result.items
+            ],
+            "strategy": result.strategy,
+            "total_ratings": result.total_ratings,
+            "model_version": result.model_version,
+        }
+    )

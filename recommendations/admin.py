@@ -1,0 +1,126 @@
+"""Admin for model versions: rebuild button, activate (rollback) and delete actions, live
+status of the running build."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+
+from . import services
+from .models import ModelVersion
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    change_list_template = "admin/recommendations/modelversion/change_list.html"
+    list_display = [
+        "id",
+        "status",
+        "is_active",
+        "movie_count",
+        "vocabulary_size",
+        "nnz",
+        "min_df_used",
+        "build_seconds",
+        "triggered_by",
+        "created_at",
+        "progress_display",
+    ]
+    list_filter = ["status", "is_active"]
+    actions = ["activate_selected", "delete_selected_versions"]
+    readonly_fields = [f.name for f in ModelVersion._meta.fields]
+
+    def has_add_permission(self, request):
+        return False  # versions are made by builds only
+
+    def has_delete_permission(self, request, obj=None):
+        # Deleting goes through the action, which refuses the active version.
+        return False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    @admin.display(description="progress")
+    def progress_display(self, obj: ModelVersion) -> str:
+        if obj.in_progress:
+            return f"{obj.progress_message} {obj.progress_percent}%"
+        return obj.error[:80] if obj.error else ""
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path(
+                "rebuild/",
+                self.admin_site.admin_view(self.rebuild_view),
+                name="{}_{}_rebuild".format(*info),
+            ),
+            path(
+                "build-status/",
+                self.admin_site.admin_view(self.status_view),
+                name="{}_{}_status".format(*info),
+            ),
+            *super().get_urls(),
+        ]
+
+    def _changelist_url(self) -> str:
+        return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
+
+    def rebuild_view(self, request):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_change_permission(request):
+            messages.error(request, "You are not allowed to rebuild the model.")
+            return HttpResponseRedirect(self._changelist_url())
+        version = services.request_rebuild(triggered_by=f"admin:{request.user.get_username()}")
+        if version is None:
+            messages.warning(request, "A build is already running; not starting another one.")
+        else:
+            messages.success(request, f"Rebuild queued as version {version.pk}.")
+        return HttpResponseRedirect(self._changelist_url())
+
+    def status_view(self, request):
+        """The live build panel; the change list polls it with htmx every two seconds."""
+        return TemplateResponse(
+            request, "admin/recommendations/modelversion/_status.html", self._status_context()
+        )
+
+    def _status_context(self) -> dict:
+        return {
+            "running": ModelVersion.objects.in_progress().first(),
+            "active": ModelVersion.objects.active().first(),
+            "latest": ModelVersion.objects.exclude(status__in=["queued", "building"]).first(),
+        }
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), **self._status_context()}
+        return super().changelist_view(request, extra_context=extra_context)
+
+    @admin.action(description="Activate the selected version (rollback)")
+    def activate_selected(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one version to activate.", messages.ERROR)
+            return
+        try:
+            version = services.activate_version(version=queryset.get())
+        except services.VersionError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        self.message_user(request, f"Version {version.pk} is now active.", messages.SUCCESS)
+
+    @admin.action(description="Delete the selected versions and their files")
+    def delete_selected_versions(self, request, queryset):
+        deleted, refused = 0, []
+        for version in queryset:
+            try:
+                services.delete_version(version=version)
+                deleted += 1
+            except services.VersionError as exc:
+                refused.append(str(exc))
+        if deleted:
+            self.message_user(request, f"Deleted {deleted} version(s).", messages.SUCCESS)
+        for reason in refused:
+            self.message_user(request, f"Not deleted: {reason}", messages.ERROR)

@@ -1,0 +1,432 @@
+"""The production recommender: TF-IDF content + collaborative (EASE) + a popularity prior.
+
+Pure numpy / scipy; no Django. Works on catalog *rows* (the TF-IDF matrix rows), like
+``tfidf.py``, so the website (via services.py) and ``manage.py evaluate`` run the same code.
+
+Life cycle
+----------
+* :func:`fit` (at model build time) learns from the site's user x item ratings matrix and
+  returns a dict of named numpy arrays (bounded: a top-K neighbour CSR over the rated items,
+  one prior value per catalog row, and a few scalars). Store them next to the TF-IDF arrays in
+  the same model version; ``np.save`` each one, load memory-mapped.
+* :func:`score` / :func:`recommend` (per request) blend, for one user's rating history:
+
+  ``w_cf * CF + w_content * (liked - dislike_weight * disliked) + w_prior * prior``
+
+  each part scaled to max |value| = 1 so the weights mean the same for every user.
+
+The weights depend on how much has been rated (see :func:`blend_weights`): the collaborative
+part is trusted according to the number of ratings the site learned from
+(``n^2 / (n^2 + site_half_ratings^2)``); the weight it does not get goes to the popularity
+prior, so a new site serves content + popularity. Ratings below ``dislike_threshold`` push similar
+movies down in both parts: they enter the CF sum with a negative weight (``score - neutral``)
+and the content part through a "disliked" TF-IDF profile subtracted from the liked one.
+A user with no usable history gets :func:`cold_start`: the prior, which mixes site rating counts
+with a vote-count-damped TMDB rating -- far better than TMDB ``popularity`` (docs/evaluation.md).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from recommendations import collab, tfidf
+
+
+class HybridError(ValueError):
+    """Bad input to the hybrid recommender, with a message meant for people."""
+
+
+@dataclass(frozen=True)
+class HybridParams:
+    """All tunables; defaults were chosen on MovieLens users (docs/evaluation.md)."""
+
+    collab: bool = True  # False = a site that does not learn from co-ratings (yet)
+    ease_l2: float = 2000.0
+    top_k: int = 200  # neighbours kept per rated item
+    max_items: int = 5000  # most-rated items EASE covers (bounds build memory: m^2 floats)
+    like_threshold: float = 4.0
+    dislike_threshold: float = 2.5
+    neutral: float = 2.5  # CF weight of a rating = score - neutral (negative pushes down)
+    content_weight: float = 0.6
+    dislike_weight: float = 0.3
+    prior_weight: float = 1.2  # prior weight when the CF part gets no trust at all
+    site_half_ratings: int = 6000  # site ratings at which CF gets half its trust
+    prior_site_half_ratings: int = 1000  # site ratings at which site counts are half the prior
+    tmdb_min_votes_quantile: float = 0.8  # damping of the TMDB rating (IMDB weighted rating)
+
+    def __post_init__(self):
+        if self.ease_l2 <= 0:
+            raise HybridError("ease_l2 must be positive.")
+        if self.top_k < 1 or self.max_items < 1:
+            raise HybridError("top_k and max_items must be at least 1.")
+        for name in ("content_weight", "dislike_weight", "prior_weight"):
+            if getattr(self, name) < 0:
+                raise HybridError(f"{name} must not be negative.")
+        if self.site_half_ratings < 1 or self.prior_site_half_ratings < 1:
+            raise HybridError("the *_half_ratings parameters must be at least 1.")
+        if not 0 <= self.tmdb_min_votes_quantile < 1:
+            raise HybridError("tmdb_min_votes_quantile must be in [0, 1).")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> HybridParams:
+        unknown = set(data) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise HybridError(f"Unknown hybrid parameter(s): {', '.join(sorted(unknown))}.")
+        return cls(**data)
+
+
+# Names of the arrays :func:`fit` returns (the lead's storage code can iterate over these).
+ARRAY_NAMES = (
+    "cf_data",
+    "cf_indices",
+    "cf_indptr",
+    "cf_shape",
+    "prior",
+    "n_site_ratings",
+    "params_json",
+)
+
+
+def tmdb_prior(
+    vote_count: Sequence[float], vote_average: Sequence[float], *, min_votes_quantile: float = 0.8
+) -> np.ndarray:
+    """IMDB-style weighted rating: ``v/(v+m) * R + m/(v+m) * C``.
+
+    A movie's TMDB average is shrunk towards the catalog mean ``C`` until it has ``m`` votes
+    (the ``min_votes_quantile`` of vote counts), so a 10/10 from three voters does not top the
+    list. Returned min-max scaled to [0, 1].
+    """
+    v = np.nan_to_num(np.asarray(vote_count, dtype=np.float64)).clip(min=0)
+    r = np.nan_to_num(np.asarray(vote_average, dtype=np.float64))
+    if v.shape != r.shape:
+        raise HybridError("vote_count and vote_average must have the same length.")
+    if v.size == 0:
+        return np.zeros(0)
+    m = max(float(np.quantile(v, min_votes_quantile)), 1.0)
+    c = float((r * v).sum() / v.sum()) if v.sum() > 0 else float(r.mean())
+    weighted = v / (v + m) * r + m / (v + m) * c
+    span = weighted.max() - weighted.min()
+    return (weighted - weighted.min()) / span if span > 0 else np.zeros_like(weighted)
+
+
+def _scale(v: np.ndarray) -> np.ndarray:
+    """Divide by max |v| (no-op for an all-zero vector)."""
+    top = float(np.abs(v).max()) if v.size else 0.0
+    return v / top if top > 0 else v
+
+
+def fit(
+    *,
+    tfidf_matrix: sp.spmatrix,
+    ratings: sp.spmatrix,
+    tmdb_popularity: Sequence[float],
+    params: HybridParams | None = None,
+) -> dict[str, np.ndarray]:
+    """Learn the collaborative and prior parts. Returns named arrays (see :data:`ARRAY_NAMES`).
+
+    ``tfidf_matrix`` only fixes the catalog size (row i = catalog row i); ``ratings`` is the
+    site's user x catalog-row CSR (values = scores, 0 = unrated); ``tmdb_popularity`` is a
+    per-row popularity prior from metadata (use :func:`tmdb_prior` on vote counts/averages).
+    """
+    params = params or HybridParams()
+    n_items = tfidf_matrix.shape[0]
+    if not sp.issparse(ratings) or ratings.shape[1] != n_items:
+        raise HybridError(
+            f"ratings must be a sparse users x {n_items} matrix (one column per catalog row)."
+        )
+    tmdb = np.asarray(tmdb_popularity, dtype=np.float64)
+    if tmdb.shape != (n_items,):
+        raise HybridError(f"tmdb_popularity must have one value per catalog row ({n_items}).")
+    ratings = sp.csr_matrix(ratings, dtype=np.float64)
+    ratings.eliminate_zeros()
+    n_site = int(ratings.nnz)
+
+    if params.collab and n_site:
+        neighbours = collab.ease_neighbours(
+            ratings, l2=params.ease_l2, top_k=params.top_k, max_items=params.max_items
+        )
+    else:
+        neighbours = sp.csr_matrix((n_items, n_items), dtype=np.float32)
+
+    # Prior: site "liked" counts (log-damped) mixed with the TMDB prior; the site part gains
+    # weight as the site collects ratings, so a new site still ranks by metadata.
+    liked = np.asarray((ratings >= params.like_threshold).sum(axis=0), dtype=np.float64).ravel()
+    site = _scale(np.log1p(liked))
+    trust = n_site / (n_site + params.prior_site_half_ratings)
+    prior = trust * site + (1.0 - trust) * _scale(np.nan_to_num(tmdb).clip(min=0))
+
+    arrays = {
+        "cf_data": neighbours.data.astype(np.float32),
+        "cf_indices": neighbours.indices.astype(np.int32),
+        "cf_indptr": neighbours.indptr.astype(np.int64),
+        "cf_shape": np.asarray(neighbours.shape, dtype=np.int64),
+        "prior": prior.astype(np.float32),
+        "n_site_ratings": np.asarray(n_site, dtype=np.int64),
+        "params_json": np.asarray(json.dumps(params.to_dict(), sort_keys=True)),
+    }
+    return arrays
+
+
+def load_params(arrays: dict[str, np.ndarray]) -> HybridParams:
+    return HybridParams.from_dict(json.loads(str(arrays["params_json"])))
+
+
+def neighbour_matrix(arrays: dict[str, np.ndarray]) -> sp.csr_matrix:
+    """The stored CF neighbour matrix, wrapped around the (maybe memory-mapped) arrays."""
+    shape = tuple(int(x) for x in arrays["cf_shape"])
+    return sp.csr_matrix(
+        (arrays["cf_data"], arrays["cf_indices"], arrays["cf_indptr"]), shape=shape, copy=False
+    )
+
+
+def blend_weights(*, n_site_ratings: int, has_collab: bool, params: HybridParams) -> dict:
+    """How much each part counts, from how much the site has rated.
+
+    CF trust is ``n^2 / (n^2 + half^2)``: it stays near zero while co-ratings are too few to
+    beat content + popularity (measured: a few thousand ratings), then rises quickly.
+    """
+    n, half = float(n_site_ratings), float(params.site_half_ratings)
+    cf = n * n / (n * n + half * half) if has_collab and n > 0 else 0.0
+    return {
+        "cf": cf,
+        "content": params.content_weight,
+        "prior": params.prior_weight * (1.0 - cf),
+    }
+
+
+@dataclass
+class ScoreParts:
+    """Per-user intermediate results, kept for explanations."""
+
+    scores: np.ndarray
+    weights: dict
+    cf_scale: float = 0.0
+    content_scale: float = 0.0
+    cf_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    cf_weights: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    liked_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    liked_weights: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    explainable_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    cold_start: bool = False
+
+
+def _validate_history(rows, scores, n_items) -> tuple[np.ndarray, np.ndarray]:
+    rows_a = np.asarray(rows, dtype=np.int64).ravel()
+    scores_a = np.asarray(scores, dtype=np.float64).ravel()
+    if rows_a.shape != scores_a.shape:
+        raise HybridError("history_rows and history_scores must have the same length.")
+    if rows_a.size and (rows_a.min() < 0 or rows_a.max() >= n_items):
+        raise HybridError("a history row is outside the catalog.")
+    if not np.all(np.isfinite(scores_a)):
+        raise HybridError("history scores must be finite numbers.")
+    return rows_a, scores_a
+
+
+def _cosines(
+    matrix: sp.spmatrix, profiles: list[sp.spmatrix], row_norms: np.ndarray | None
+) -> np.ndarray:
+    """Cosine of every row with each profile (n_rows x len(profiles)), one pass over the matrix.
+
+    Same maths as ``tfidf.cosine_scores``, but the (few) profiles are made dense first: a CSR
+    matrix times a dense n_features x 2 block is a single O(nnz) pass, where a sparse x sparse
+    product per profile costs several (measured in bench/bench_hybrid.py).
+    """
+    block = sp.vstack(profiles).toarray().T  # n_features x len(profiles): small
+    dots = np.asarray(matrix @ block, dtype=np.float64)
+    pnorm = np.linalg.norm(block, axis=0)
+    norms = tfidf.compute_row_norms(matrix) if row_norms is None else np.asarray(row_norms)
+    denom = np.asarray(norms, dtype=np.float64)[:, np.newaxis] * pnorm[np.newaxis, :]
+    return np.divide(dots, denom, out=np.zeros_like(dots), where=denom > 0)
+
+
+def score_parts(
+    arrays: dict[str, np.ndarray],
+    *,
+    tfidf_matrix: sp.spmatrix,
+    history_rows: Sequence[int],
+    history_scores: Sequence[float],
+    tfidf_row_norms: np.ndarray | None = None,
+    tfidf_matrix_t: sp.spmatrix | None = None,
+    n_site_ratings: int | None = None,
+    params: HybridParams | None = None,
+) -> ScoreParts:
+    """:func:`score` plus what :func:`recommend` needs to explain it.
+
+    ``tfidf_row_norms`` and ``tfidf_matrix_t`` (the term-major copy from ``tfidf.transpose``)
+    are the optional speed-ups the serving model stores; with ``tfidf_matrix_t`` the content
+    cosines go through ``tfidf.cosine_scores``' postings path.
+    """
+    params = params or load_params(arrays)
+    n_items = tfidf_matrix.shape[0]
+    prior = np.asarray(arrays["prior"], dtype=np.float64)
+    if prior.shape[0] != n_items:
+        raise HybridError("the hybrid arrays were built for a different catalog size.")
+    rows, scores = _validate_history(history_rows, history_scores, n_items)
+    n_site = int(arrays["n_site_ratings"]) if n_site_ratings is None else int(n_site_ratings)
+    neighbours = neighbour_matrix(arrays)
+    weights = blend_weights(n_site_ratings=n_site, has_collab=neighbours.nnz > 0, params=params)
+
+    total = weights["prior"] * prior
+    parts = ScoreParts(scores=total, weights=weights)
+
+    if weights["cf"] > 0 and rows.size:
+        cf_w = scores - params.neutral
+        cf = collab.neighbour_scores(neighbours, rows, cf_w)
+        parts.cf_scale = float(np.abs(cf).max())
+        if parts.cf_scale > 0:
+            total = total + weights["cf"] * cf / parts.cf_scale
+            parts.cf_rows, parts.cf_weights = rows, cf_w
+
+    liked = scores >= params.like_threshold
+    parts.explainable_rows = rows[liked]  # "because you liked X" names liked movies only
+    disliked = scores < params.dislike_threshold
+    if params.dislike_weight == 0:
+        disliked[:] = False
+    profiles = []
+    if liked.any():
+        profiles.append(tfidf.user_profile(tfidf_matrix, rows[liked], scores[liked]))
+    if disliked.any():
+        # Worse ratings weigh more in the disliked profile (0.5 counts 2.5x as much as 2.0).
+        neg_w = params.dislike_threshold + 0.5 - scores[disliked]
+        profiles.append(tfidf.user_profile(tfidf_matrix, rows[disliked], neg_w))
+    content = np.zeros(n_items)
+    if profiles and tfidf_matrix_t is not None:
+        cos = np.column_stack(
+            [
+                tfidf.cosine_scores(tfidf_matrix, p, tfidf_row_norms, matrix_t=tfidf_matrix_t)
+                for p in profiles
+            ]
+        )
+    elif profiles:
+        cos = _cosines(tfidf_matrix, profiles, tfidf_row_norms)
+    if profiles:
+        if liked.any():
+            parts.content_scale = float(np.abs(cos[:, 0]).max())
+            if parts.content_scale > 0:
+                content = cos[:, 0] / parts.content_scale
+                parts.liked_rows, parts.liked_weights = rows[liked], scores[liked]
+        if disliked.any():
+            content = content - params.dislike_weight * _scale(cos[:, -1])
+    total = total + weights["content"] * content
+
+    if parts.cf_scale == 0 and parts.content_scale == 0:
+        # Nothing liked and nothing learned: rank by the prior (pushed down by dislikes).
+        parts.cold_start = True
+        total = prior + weights["content"] * content
+    parts.scores = total
+    return parts
+
+
+def score(arrays: dict[str, np.ndarray], **kwargs) -> np.ndarray:
+    """Blended score of every catalog row for one user's history (see :func:`score_parts`)."""
+    return score_parts(arrays, **kwargs).scores
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    row: int
+    score: float
+    because: tuple[int, ...]  # history rows that contributed most (liked ones), best first
+
+
+def cold_start(
+    arrays: dict[str, np.ndarray], *, n: int = 10, exclude_rows: Sequence[int] = ()
+) -> list[Recommendation]:
+    """The fallback for users with no history: best prior first."""
+    prior = np.asarray(arrays["prior"], dtype=np.float64)
+    best = tfidf.top_n(prior, exclude_rows, n)
+    return [Recommendation(row=int(r), score=float(prior[r]), because=()) for r in best]
+
+
+def explain(
+    arrays: dict[str, np.ndarray],
+    parts: ScoreParts,
+    *,
+    tfidf_matrix: sp.spmatrix,
+    target_rows: Sequence[int],
+    k: int = 3,
+) -> list[tuple[int, ...]]:
+    """For every target row, the (at most k) history rows that pushed it up most.
+
+    A history row's contribution is its CF term plus its share of the content term, on the
+    same scale as the blended score; only liked rows (>= like_threshold) that contributed
+    positively are named, since the site says "because you liked X".
+    """
+    targets = np.asarray(target_rows, dtype=np.int64)
+    contrib: dict[int, np.ndarray] = {}
+
+    def add(rows, values):
+        for j, row in enumerate(rows):
+            contrib.setdefault(int(row), np.zeros(len(targets)))
+            contrib[int(row)] += values[:, j]
+
+    if parts.cf_scale > 0 and parts.cf_rows.size:
+        cf = collab.neighbour_contributions(
+            neighbour_matrix(arrays), parts.cf_rows, parts.cf_weights, targets
+        )
+        add(parts.cf_rows, parts.weights["cf"] * cf / parts.cf_scale)
+    if parts.content_scale > 0 and parts.liked_rows.size:
+        w = parts.liked_weights / parts.liked_weights.sum()
+        c = tfidf.contributions(tfidf_matrix, parts.liked_rows, w, targets)
+        # Dot products are cosines only when the rows are L2-normalised (reference design);
+        # the relative order of contributors is what matters here.
+        add(parts.liked_rows, parts.weights["content"] * c / parts.content_scale)
+    allowed = {int(r) for r in parts.explainable_rows}
+    contrib = {row: values for row, values in contrib.items() if row in allowed}
+    if not contrib:
+        return [() for _ in targets]
+    hist = np.array(sorted(contrib))
+    table = np.vstack([contrib[h] for h in hist])  # history x targets
+    out = []
+    for t in range(len(targets)):
+        col = table[:, t]
+        order = np.lexsort((hist, -col))[:k]
+        out.append(tuple(int(hist[i]) for i in order if col[i] > 0))
+    return out
+
+
+def recommend(
+    arrays: dict[str, np.ndarray],
+    *,
+    tfidf_matrix: sp.spmatrix,
+    history_rows: Sequence[int],
+    history_scores: Sequence[float],
+    n: int = 10,
+    exclude_rows: Sequence[int] = (),
+    tfidf_row_norms: np.ndarray | None = None,
+    tfidf_matrix_t: sp.spmatrix | None = None,
+    n_site_ratings: int | None = None,
+    explain_k: int = 3,
+) -> list[Recommendation]:
+    """Top ``n`` rows for one user, history (and ``exclude_rows``) excluded, with reasons."""
+    rows = np.asarray(history_rows, dtype=np.int64).ravel()
+    if rows.size == 0:
+        return cold_start(arrays, n=n, exclude_rows=list(exclude_rows))
+    parts = score_parts(
+        arrays,
+        tfidf_matrix=tfidf_matrix,
+        history_rows=rows,
+        history_scores=history_scores,
+        tfidf_row_norms=tfidf_row_norms,
+        tfidf_matrix_t=tfidf_matrix_t,
+        n_site_ratings=n_site_ratings,
+    )
+    exclude = np.concatenate([rows, np.asarray(list(exclude_rows), dtype=np.int64)])
+    best = tfidf.top_n(parts.scores, exclude, n)
+    reasons = (
+        explain(arrays, parts, tfidf_matrix=tfidf_matrix, target_rows=best, k=explain_k)
+        if explain_k > 0 and not parts.cold_start
+        else [() for _ in best]
+    )
+    return [
+        Recommendation(row=int(r), score=float(parts.scores[r]), because=reasons[i])
+        for i, r in enumerate(best)
+    ]

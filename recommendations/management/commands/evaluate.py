@@ -1,0 +1,191 @@
+"""manage.py evaluate: offline quality of the recommenders on a MovieLens-format ratings file.
+
+Thin wrapper: the protocol, the strategies and the metrics live in
+``recommendations/evaluation.py`` (pure, tested without a database). Reads only files, never the
+site's database. See docs/evaluation.md.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+from tqdm import tqdm
+
+from recommendations import evaluation
+
+METRICS = ("precision", "recall", "ndcg", "hit_rate", "coverage")
+
+
+class Command(BaseCommand):
+    help = (
+        "Evaluate the recommenders offline on MovieLens ratings (temporal 80/20 split per user) "
+        "and write a JSON report, a per-user CSV and a PNG chart."
+    )
+
+    def add_arguments(self, parser):
+        data = Path(settings.SHARED_DATA_DIR)
+        parser.add_argument(
+            "--ratings", type=Path, default=data / "movielens-small" / "ratings.csv"
+        )
+        parser.add_argument("--links", type=Path, default=data / "movielens-small" / "links.csv")
+        parser.add_argument(
+            "--tmdb", type=Path, default=data / "tmdb-5000-partial" / "movie_details.jsonl"
+        )
+        parser.add_argument(
+            "--out", type=Path, default=Path("eval-output"), help="folder for the outputs"
+        )
+        parser.add_argument(
+            "--per-user", type=Path, default=None, help="per-user CSV (default: OUT/per_user.csv)"
+        )
+        parser.add_argument(
+            "--strategies",
+            default=",".join(evaluation.DEFAULT_STRATEGIES),
+            help=f"comma-separated, from: {', '.join(evaluation.STRATEGIES)}",
+        )
+        defaults = evaluation.ProtocolParams()
+        parser.add_argument("--k", type=int, default=defaults.k, help="list length (10)")
+        parser.add_argument(
+            "--min-ratings",
+            type=int,
+            default=defaults.min_ratings,
+            help="users need this many catalog ratings (10)",
+        )
+        parser.add_argument(
+            "--history-fraction",
+            type=float,
+            default=defaults.history_fraction,
+            help="share of each user's ratings (oldest first) used as history (0.8)",
+        )
+        parser.add_argument(
+            "--relevant-threshold",
+            type=float,
+            default=defaults.relevant_threshold,
+            help="a test rating at least this is relevant (4.0)",
+        )
+        parser.add_argument("--no-chart", action="store_true", help="skip the PNG chart")
+
+    def handle(self, *args, **opts):
+        names = [s.strip() for s in opts["strategies"].split(",") if s.strip()]
+        unknown = [s for s in names if s not in evaluation.STRATEGIES]
+        if not names or unknown:
+            raise CommandError(
+                f"Unknown strategy {', '.join(unknown) or '(none given)'}; "
+                f"choose from: {', '.join(evaluation.STRATEGIES)}"
+            )
+        for key in ("ratings", "links", "tmdb"):
+            if not Path(opts[key]).is_file():
+                raise CommandError(f"--{key} file not found: {opts[key]}")
+        if opts["k"] < 1 or opts["min_ratings"] < 2:
+            raise CommandError("--k must be >= 1 and --min-ratings >= 2.")
+        if not 0 < opts["history_fraction"] < 1:
+            raise CommandError("--history-fraction must be between 0 and 1 (exclusive).")
+        protocol = evaluation.ProtocolParams(
+            min_ratings=opts["min_ratings"],
+            history_fraction=opts["history_fraction"],
+            relevant_threshold=opts["relevant_threshold"],
+            k=opts["k"],
+        )
+
+        started = time.perf_counter()
+        try:
+            catalog = evaluation.load_catalog(links_path=opts["links"], tmdb_path=opts["tmdb"])
+            ratings = evaluation.load_ratings(ratings_path=opts["ratings"], catalog=catalog)
+        except (ValueError, KeyError) as exc:
+            raise CommandError(f"Could not read the input files: {exc}") from exc
+        if len(catalog) == 0:
+            raise CommandError("The catalog is empty: no links.csv movie has TMDB metadata.")
+        splits = evaluation.split_users(ratings, protocol)
+        if not splits:
+            raise CommandError(
+                f"No user has >= {protocol.min_ratings} catalog ratings and a relevant test item."
+            )
+        self.stdout.write(
+            f"Catalog {len(catalog)} movies, {len(ratings.rows)} ratings on them, "
+            f"{len(splits)} users evaluated."
+        )
+        ctx = evaluation.make_context(catalog, splits, k=protocol.k)
+
+        results = []
+        bar = tqdm(names, unit="strategy", disable=opts["verbosity"] < 1, file=self.stderr)
+        for name in bar:
+            bar.set_description(name)
+            results.append(evaluation.run_strategy(ctx, name))
+        elapsed = time.perf_counter() - started
+
+        out: Path = opts["out"]
+        out.mkdir(parents=True, exist_ok=True)
+        per_user_path = opts["per_user"] or out / "per_user.csv"
+        per_user_path.parent.mkdir(parents=True, exist_ok=True)
+        report = {r.strategy: {k: v for k, v in r.summary().items()} for r in results}
+        (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+        meta = {
+            "generated_at": timezone.now().isoformat(timespec="seconds"),
+            "ratings": str(opts["ratings"]),
+            "links": str(opts["links"]),
+            "tmdb": str(opts["tmdb"]),
+            "catalog_size": len(catalog),
+            "protocol": protocol.__dict__,
+            "seconds": round(elapsed, 1),
+        }
+        (out / "run.json").write_text(json.dumps(meta, indent=2) + "\n")
+        with open(per_user_path, "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["user_id", "strategy", "precision", "recall", "ndcg", "hit"])
+            for r in results:
+                for user_id, m in r.per_user:
+                    writer.writerow(
+                        [user_id, r.strategy, f"{m.precision:.6f}", f"{m.recall:.6f}",
+                         f"{m.ndcg:.6f}", m.hit]
+                    )  # fmt: skip
+        chart = None
+        if not opts["no_chart"]:
+            chart = out / "evaluation.png"
+            write_chart(results, chart, k=protocol.k, users=len(splits))
+
+        self.stdout.write(format_table(results, k=protocol.k))
+        self.stdout.write(f"Report: {out / 'report.json'}; per user: {per_user_path}")
+        if chart:
+            self.stdout.write(f"Chart: {chart}")
+        self.stdout.write(self.style.SUCCESS(f"Done in {elapsed:.1f} s."))
+
+
+def format_table(results, *, k: int) -> str:
+    head = f"{'strategy':<22} {'P@' + str(k):>8} {'R@' + str(k):>8} {'NDCG@' + str(k):>9} "
+    head += f"{'hit@' + str(k):>8} {'coverage':>9} {'users':>6}"
+    lines = [head, "-" * len(head)]
+    for r in results:
+        lines.append(
+            f"{r.strategy:<22} {r.precision:>8.4f} {r.recall:>8.4f} {r.ndcg:>9.4f} "
+            f"{r.hit_rate:>8.4f} {r.coverage:>9.4f} {r.users:>6}"
+        )
+    return "\n".join(lines)
+
+
+def write_chart(results, path: Path, *, k: int, users: int) -> None:
+    """Grouped bars: one group per metric, one bar per strategy."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on servers/CI
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(10, 4.8), dpi=110)
+    width = 0.8 / max(1, len(results))
+    x = np.arange(len(METRICS))
+    for i, r in enumerate(results):
+        values = [getattr(r, m) for m in METRICS]
+        ax.bar(x + i * width - 0.4 + width / 2, values, width, label=r.strategy)
+    ax.set_xticks(x, [f"{m}@{k}" if m != "coverage" else m for m in METRICS])
+    ax.set_ylabel("score")
+    ax.set_title(f"Offline evaluation ({users} MovieLens users, temporal 80/20 split)")
+    ax.legend(fontsize=8, ncol=2)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

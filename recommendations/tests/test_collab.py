@@ -1,0 +1,96 @@
+"""Collaborative item models on tiny matrices (pure numpy/scipy, no database)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from recommendations import collab
+
+
+@pytest.fixture
+def ratings() -> sp.csr_matrix:
+    rng = np.random.default_rng(42)
+    dense = rng.integers(0, 11, size=(30, 8)) / 2.0
+    dense[rng.random(dense.shape) < 0.5] = 0.0
+    dense[:, 7] = 0.0  # an item nobody rated
+    return sp.csr_matrix(dense)
+
+
+def test_ease_equals_per_item_ridge_regression_on_the_other_items(ratings):
+    """EASE's closed form = regress every item on all the others with an L2 penalty."""
+    l2 = 3.0
+    n = collab.ease_neighbours(ratings, l2=l2, top_k=None).toarray()
+    x = ratings.toarray()
+    rated = [j for j in range(x.shape[1]) if x[:, j].any()]
+    for j in rated:
+        others = [i for i in rated if i != j]
+        a = x[:, others]
+        b = np.linalg.solve(a.T @ a + l2 * np.eye(len(others)), a.T @ x[:, j])
+        # Row = source item, column = target: column j holds the weights predicting item j.
+        np.testing.assert_allclose(n[others, j], b, rtol=1e-4, atol=1e-6)
+    assert np.all(np.diag(n) == 0)
+    assert not n[7].any() and not n[:, 7].any()  # unrated item takes no part
+
+
+def test_ease_top_k_bounds_every_row(ratings):
+    n = collab.ease_neighbours(ratings, l2=3.0, top_k=2)
+    assert np.diff(n.indptr).max() <= 2
+    full = collab.ease_neighbours(ratings, l2=3.0, top_k=None).toarray()
+    for j in range(n.shape[0]):
+        kept = n[j].toarray().ravel()
+        if kept.any():  # the kept entries are the two largest in magnitude
+            assert np.abs(kept).sum() == pytest.approx(np.sort(np.abs(full[j]))[-2:].sum(), 1e-5)
+
+
+def test_ease_max_items_keeps_the_most_rated(ratings):
+    counts = np.diff(ratings.tocsc().indptr)
+    n = collab.ease_neighbours(ratings, l2=3.0, top_k=None, max_items=3)
+    covered = set(n.nonzero()[0]) | set(n.nonzero()[1])
+    expected = set(np.lexsort((np.arange(8), -counts))[:3].tolist())
+    assert covered == expected
+
+
+def test_cosine_matches_column_cosine_of_binary_matrix(ratings):
+    b = (ratings.toarray() > 0).astype(float)
+    norms = np.linalg.norm(b, axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        expected = np.nan_to_num((b.T @ b) / np.outer(norms, norms))
+    np.fill_diagonal(expected, 0)
+    got = collab.cosine_neighbours(ratings).toarray()
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    topped = collab.cosine_neighbours(ratings, top_k=3)
+    assert np.diff(topped.indptr).max() <= 3
+
+
+def test_models_never_change_the_callers_matrix(ratings):
+    before = ratings.toarray().copy()
+    collab.cosine_neighbours(ratings, binary=True)
+    collab.ease_neighbours(ratings)
+    np.testing.assert_array_equal(ratings.toarray(), before)
+
+
+def test_neighbour_scores_and_contributions_match_dense_maths(ratings):
+    n = collab.ease_neighbours(ratings, l2=3.0, top_k=None)
+    rows, w = [0, 3], [1.5, -2.0]
+    expected = 1.5 * n.toarray()[0] - 2.0 * n.toarray()[3]
+    np.testing.assert_allclose(collab.neighbour_scores(n, rows, w), expected, rtol=1e-6)
+    c = collab.neighbour_contributions(n, rows, w, [5, 6])
+    assert c.shape == (2, 2)
+    np.testing.assert_allclose(c.sum(axis=1), expected[[5, 6]], rtol=1e-6)
+    assert collab.neighbour_scores(n, [], []).tolist() == [0.0] * 8
+
+
+def test_bad_input_is_refused(ratings):
+    with pytest.raises(collab.CollabError, match="l2"):
+        collab.ease_neighbours(ratings, l2=0)
+    with pytest.raises(collab.CollabError, match="sparse"):
+        collab.ease_neighbours(ratings.toarray())
+    with pytest.raises(collab.CollabError, match="same length"):
+        collab.neighbour_scores(collab.cosine_neighbours(ratings), [0, 1], [1.0])
+
+
+def test_tiny_site_gives_empty_model():
+    one = sp.csr_matrix(np.array([[4.0, 0, 0]]))
+    assert collab.ease_neighbours(one).nnz == 0

@@ -1,0 +1,196 @@
+"""The production hybrid recommender on a tiny hand-made catalog (no database)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from recommendations import hybrid, tfidf
+
+SOUPS = [
+    "space rocket alien galaxy",  # 0
+    "space alien invasion galaxy",  # 1
+    "space rocket astronaut moon",  # 2
+    "romance wedding love paris",  # 3
+    "romance love letter paris",  # 4
+    "romance wedding bride love",  # 5
+    "heist bank robbery crew",  # 6
+    "heist casino robbery vegas",  # 7
+]
+
+
+@pytest.fixture(scope="module")
+def model():
+    return tfidf.fit_tfidf(SOUPS, tfidf.TfidfParams(min_df=1, max_df=1.0))
+
+
+@pytest.fixture(scope="module")
+def site_ratings():
+    """12 users: everyone who likes 0 also likes 6 (a co-rating content cannot see)."""
+    rows = []
+    for u in range(12):
+        r = np.zeros(8)
+        r[0], r[6] = 5.0, 4.5
+        if u % 3 == 0:
+            r[3] = 2.0
+        if u % 2 == 0:
+            r[4] = 4.0
+        rows.append(r)
+    return sp.csr_matrix(np.array(rows))
+
+
+TMDB = np.array([0.1, 0.2, 0.3, 0.9, 0.8, 0.7, 0.4, 0.5])
+
+
+def arrays_for(model, ratings, **params):
+    # 34 ratings make a "big" site here: trust the site as a real one with many ratings would.
+    params = {"site_half_ratings": 1, "prior_site_half_ratings": 1, **params}
+    return hybrid.fit(
+        tfidf_matrix=model.matrix,
+        ratings=ratings,
+        tmdb_popularity=TMDB,
+        params=hybrid.HybridParams(**params),
+    )
+
+
+def test_fit_returns_the_named_bounded_arrays(model, site_ratings):
+    arrays = arrays_for(model, site_ratings, top_k=2)
+    assert set(arrays) == set(hybrid.ARRAY_NAMES)
+    n = hybrid.neighbour_matrix(arrays)
+    rated = np.unique(site_ratings.nonzero()[1]).size
+    assert n.shape == (8, 8)
+    assert n.nnz <= rated * 2  # top_k per rated item
+    assert int(arrays["n_site_ratings"]) == site_ratings.nnz
+    assert hybrid.load_params(arrays).top_k == 2
+    assert arrays["prior"].shape == (8,)
+
+
+def test_collaborative_signal_recommends_co_rated_movie(model, site_ratings):
+    arrays = arrays_for(model, site_ratings)
+    recs = hybrid.recommend(
+        arrays, tfidf_matrix=model.matrix, history_rows=[0], history_scores=[5.0], n=3
+    )
+    assert recs[0].row == 6  # nothing in common with 0's text, but always co-rated with it
+    assert 0 not in [r.row for r in recs]
+    assert recs[0].because == (0,)
+    # Without collaborative learning (and no prior) only the text neighbours score.
+    off = arrays_for(model, site_ratings, collab=False, prior_weight=0.0)
+    recs_off = hybrid.recommend(
+        off, tfidf_matrix=model.matrix, history_rows=[0], history_scores=[5.0], n=2
+    )
+    assert {r.row for r in recs_off} == {1, 2}
+
+
+def test_disliked_movies_push_similar_ones_down(model, site_ratings):
+    arrays = arrays_for(model, site_ratings, collab=False)
+    kw = {"tfidf_matrix": model.matrix}
+    base = hybrid.score(arrays, history_rows=[0], history_scores=[5.0], **kw)
+    with_dislike = hybrid.score(arrays, history_rows=[0, 3], history_scores=[5.0, 1.0], **kw)
+    # 4 and 5 share words with the disliked 3; the heist movies share nothing with it.
+    assert with_dislike[4] < base[4] and with_dislike[5] < base[5]
+    assert with_dislike[7] == pytest.approx(base[7])
+
+
+def test_a_small_site_leans_on_content_and_tmdb(model, site_ratings):
+    small = hybrid.fit(tfidf_matrix=model.matrix, ratings=site_ratings, tmdb_popularity=TMDB)
+    recs = hybrid.cold_start(small, n=3)
+    assert [r.row for r in recs] == [3, 4, 5]  # 34 ratings barely move the TMDB prior
+
+
+def test_blend_weights_follow_how_much_the_site_has_rated():
+    p = hybrid.HybridParams(site_half_ratings=100, prior_weight=1.0)
+    w0 = hybrid.blend_weights(n_site_ratings=0, has_collab=True, params=p)
+    w100 = hybrid.blend_weights(n_site_ratings=100, has_collab=True, params=p)
+    w_big = hybrid.blend_weights(n_site_ratings=100_000, has_collab=True, params=p)
+    off = hybrid.blend_weights(n_site_ratings=100_000, has_collab=False, params=p)
+    assert w0["cf"] == 0 and w0["prior"] == pytest.approx(1.0)
+    assert w100["cf"] == pytest.approx(0.5) and w100["prior"] == pytest.approx(0.5)
+    assert w_big["cf"] > 0.99 and w_big["prior"] < 0.01
+    assert off["cf"] == 0 and off["prior"] == pytest.approx(1.0)
+    # Defaults: a site with 1,000 ratings barely uses CF (too few co-ratings to beat content +
+    # popularity, docs/evaluation.md); one with 30,000 mostly does.
+    d = hybrid.HybridParams()
+    assert hybrid.blend_weights(n_site_ratings=1000, has_collab=True, params=d)["cf"] < 0.05
+    assert hybrid.blend_weights(n_site_ratings=30_000, has_collab=True, params=d)["cf"] > 0.9
+
+
+def test_cold_start_uses_prior_and_new_site_prior_is_tmdb(model, site_ratings):
+    empty = sp.csr_matrix((3, 8))
+    new_site = arrays_for(model, empty)
+    assert int(new_site["n_site_ratings"]) == 0
+    recs = hybrid.recommend(new_site, tfidf_matrix=model.matrix, history_rows=[], history_scores=[])
+    assert [r.row for r in recs[:3]] == [3, 4, 5]  # TMDB order
+    assert all(r.because == () for r in recs)
+    busy = arrays_for(model, site_ratings)
+    recs = hybrid.cold_start(busy, n=2, exclude_rows=[0])
+    assert [r.row for r in recs] == [6, 4]  # most liked on the site, 0 excluded
+
+
+def test_recommend_excludes_history_and_extra_rows(model, site_ratings):
+    arrays = arrays_for(model, site_ratings)
+    recs = hybrid.recommend(
+        arrays,
+        tfidf_matrix=model.matrix,
+        history_rows=[0, 1],
+        history_scores=[5.0, 4.0],
+        exclude_rows=[6],
+        n=10,
+    )
+    rows = [r.row for r in recs]
+    assert len(rows) == 5 and not {0, 1, 6} & set(rows)
+    assert all(set(r.because) <= {0, 1} for r in recs)
+    assert [r.score for r in recs] == sorted([r.score for r in recs], reverse=True)
+
+
+def test_stored_and_reloaded_arrays_score_the_same(model, site_ratings, tmp_path):
+    arrays = arrays_for(model, site_ratings)
+    for name, value in arrays.items():
+        np.save(tmp_path / f"{name}.npy", value)
+    loaded = {n: np.load(tmp_path / f"{n}.npy", mmap_mode="r") for n in hybrid.ARRAY_NAMES}
+    kw = {"tfidf_matrix": model.matrix, "history_rows": [2, 5], "history_scores": [4.5, 2.0]}
+    np.testing.assert_allclose(hybrid.score(loaded, **kw), hybrid.score(arrays, **kw))
+
+
+def test_tmdb_prior_damps_few_votes():
+    prior = hybrid.tmdb_prior([3, 5000, 4000, 10], [10.0, 8.0, 6.0, 2.0])
+    assert prior.argmax() == 1  # 8.0 from 5000 votes beats 10.0 from 3
+    assert prior.min() == 0.0 and prior.max() == 1.0
+
+
+def test_bad_input_is_refused(model, site_ratings):
+    with pytest.raises(hybrid.HybridError, match="one column per catalog row"):
+        hybrid.fit(tfidf_matrix=model.matrix, ratings=site_ratings[:, :5], tmdb_popularity=TMDB)
+    with pytest.raises(hybrid.HybridError, match="one value per catalog row"):
+        hybrid.fit(tfidf_matrix=model.matrix, ratings=site_ratings, tmdb_popularity=TMDB[:3])
+    arrays = arrays_for(model, site_ratings)
+    with pytest.raises(hybrid.HybridError, match="outside the catalog"):
+        hybrid.score(arrays, tfidf_matrix=model.matrix, history_rows=[99], history_scores=[4])
+    with pytest.raises(hybrid.HybridError, match="same length"):
+        hybrid.score(arrays, tfidf_matrix=model.matrix, history_rows=[1], history_scores=[])
+    with pytest.raises(hybrid.HybridError, match="Unknown"):
+        hybrid.HybridParams.from_dict({"nope": 1})
+    with pytest.raises(hybrid.HybridError):
+        hybrid.HybridParams(ease_l2=0)
+
+
+def test_explanations_name_only_liked_movies(model, site_ratings):
+    arrays = arrays_for(model, site_ratings)
+    kw = {"tfidf_matrix": model.matrix, "n": 4}
+    # Row 2 (rated 3.0) shares words with row 1 and adds to it, but is not "liked".
+    recs = hybrid.recommend(arrays, history_rows=[0, 2], history_scores=[5.0, 3.0], **kw)
+    assert recs and all(set(r.because) <= {0} for r in recs)
+    assert any(r.because == (0,) for r in recs)
+    liked_both = hybrid.recommend(arrays, history_rows=[0, 2], history_scores=[5.0, 4.5], **kw)
+    assert any(2 in r.because for r in liked_both)
+
+
+def test_term_major_fast_path_gives_the_same_scores(model, site_ratings):
+    arrays = arrays_for(model, site_ratings)
+    kw = {"tfidf_matrix": model.matrix, "history_rows": [0, 3, 6], "history_scores": [5, 1, 4]}
+    np.testing.assert_allclose(
+        hybrid.score(arrays, tfidf_matrix_t=tfidf.transpose(model.matrix), **kw),
+        hybrid.score(arrays, **kw),
+        rtol=1e-6,
+        atol=1e-9,
+    )

@@ -1,0 +1,211 @@
+"""Pure TF-IDF core: no database, no Django."""
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from recommendations import tfidf
+
+AVATAR = tfidf.build_soup(
+    genres=["Science Fiction", "Action"],
+    keywords=["space war", "alien planet"],
+    overview="A paraplegic marine is dispatched to the moon Pandora.",
+    cast=["Sam Worthington", "Zoe Saldana", "Sigourney Weaver", "Stephen Lang"],
+    directors=["James Cameron"],
+)
+ALIENS = tfidf.build_soup(
+    genres=["Science Fiction", "Horror"],
+    keywords=["alien planet", "space marine"],
+    overview="Ripley returns to the alien planet with a unit of marines.",
+    cast=["Sigourney Weaver", "Michael Biehn"],
+    directors=["James Cameron"],
+)
+TITANIC = tfidf.build_soup(
+    genres=["Drama", "Romance"],
+    keywords=["shipwreck", "love"],
+    overview="A young aristocrat falls in love aboard the ill-fated ship.",
+    cast=["Leonardo DiCaprio", "Kate Winslet"],
+    directors=["James Cameron"],
+)
+AMELIE = tfidf.build_soup(
+    genres=["Comedy", "Romance"],
+    keywords=["paris", "love"],
+    overview="A shy waitress in Paris decides to change the lives of those around her.",
+    cast=["Audrey Tautou", "Mathieu Kassovitz"],
+    directors=["Jean-Pierre Jeunet"],
+)
+SOUPS = [AVATAR, ALIENS, TITANIC, AMELIE]
+
+
+def test_build_soup_squashes_names_and_keeps_top_three_cast():
+    assert "ScienceFiction" in AVATAR
+    assert "SamWorthington" in AVATAR and "SigourneyWeaver" in AVATAR
+    assert "StephenLang" not in AVATAR  # fourth billed: dropped
+    assert "spacewar" in AVATAR and "JamesCameron" in AVATAR
+    assert "JeanPierreJeunet" in AMELIE  # hyphen removed too: one token
+    assert "paraplegic marine" in AVATAR  # overview stays prose
+
+
+def test_default_params_are_the_reference_design():
+    p = tfidf.TfidfParams()
+    assert (p.max_features, p.stop_words, p.ngram_range) == (5000, "english", (1, 2))
+    assert (p.min_df, p.max_df, p.norm) == (2, 0.8, "l2")
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"max_features": 0}, "max_features"),
+        ({"max_features": 2.5}, "max_features"),
+        ({"stop_words": "klingon"}, "stop_words"),
+        ({"ngram_range": (2, 1)}, "ngram_range"),
+        ({"ngram_range": (1, 9)}, "ngram_range"),
+        ({"min_df": 0}, "min_df"),
+        ({"min_df": 1.5}, "min_df"),
+        ({"max_df": 0.0}, "max_df"),
+        ({"max_df": "lots"}, "max_df"),
+        ({"min_df": 0.9, "max_df": 0.5}, "greater than"),
+        ({"norm": "l3"}, "norm"),
+        ({"min_df": True}, "min_df"),
+    ],
+)
+def test_bad_params_raise_a_clear_error(kwargs, message):
+    with pytest.raises(tfidf.InvalidParamsError, match=message):
+        tfidf.TfidfParams(**kwargs)
+
+
+def test_params_round_trip_through_json_dict():
+    p = tfidf.TfidfParams(min_df=1, ngram_range=(1, 3))
+    assert tfidf.TfidfParams.from_dict(p.to_dict()) == p
+    with pytest.raises(tfidf.InvalidParamsError, match="Unknown"):
+        tfidf.TfidfParams.from_dict({"bogus": 1})
+
+
+def test_small_catalog_falls_back_to_min_df_1_and_records_it():
+    model = tfidf.fit_tfidf(SOUPS)
+    assert model.min_df_used == 1
+    assert model.n_rows == 4
+    assert "jamescameron" in set(model.feature_names)
+    assert sp.issparse(model.matrix)
+    assert model.matrix.dtype == np.float32
+    np.testing.assert_allclose(model.row_norms, 1.0, rtol=1e-5)
+
+
+def test_large_enough_catalog_keeps_min_df_2():
+    soups = [f"drama love paris story{i % 7} director{i % 5} common{i % 3}" for i in range(60)]
+    model = tfidf.fit_tfidf(soups)
+    assert model.min_df_used == 2
+    # Terms in a single document are gone with min_df=2.
+    assert model.vocabulary_size > 10
+
+
+def test_empty_catalog_and_empty_text_are_clear_errors():
+    with pytest.raises(tfidf.EmptyCatalogError, match="empty"):
+        tfidf.fit_tfidf([])
+    with pytest.raises(tfidf.EmptyCatalogError, match="text"):
+        tfidf.fit_tfidf(["", "  "])
+    # One movie: every term is in 100% of documents > max_df=0.8 -> nothing left.
+    with pytest.raises(tfidf.EmptyCatalogError, match="No terms left"):
+        tfidf.fit_tfidf([AVATAR])
+
+
+def test_profile_is_sparse_weighted_mean():
+    m = tfidf.fit_tfidf(SOUPS).matrix
+    profile = tfidf.user_profile(m, [0, 1], [5.0, 4.0])
+    assert sp.issparse(profile) and profile.shape == (1, m.shape[1])
+    expected = (m[0] * 5.0 + m[1] * 4.0) / 9.0
+    assert abs(profile - expected).max() < 1e-6
+    with pytest.raises(ValueError):
+        tfidf.user_profile(m, [], [])
+    with pytest.raises(ValueError):
+        tfidf.user_profile(m, [0], [0.0])
+    with pytest.raises(ValueError):
+        tfidf.user_profile(m, [99], [4.0])
+
+
+def test_cosine_scores_match_sklearn_and_rank_sensibly():
+    from sklearn.metrics.pairwise import cosine_similarity
+
+    model = tfidf.fit_tfidf(SOUPS)
+    profile = tfidf.user_profile(model.matrix, [0], [5.0])
+    scores = tfidf.cosine_scores(model.matrix, profile, model.row_norms)
+    assert scores.shape == (4,)
+    reference = cosine_similarity(model.matrix, profile).ravel()  # sparse in, small out
+    np.testing.assert_allclose(scores, reference, rtol=1e-5, atol=1e-6)
+    # Without stored norms, and through the term-major fast path: the same result.
+    np.testing.assert_allclose(tfidf.cosine_scores(model.matrix, profile), scores, rtol=1e-6)
+    fast = tfidf.cosine_scores(
+        model.matrix, profile, model.row_norms, matrix_t=tfidf.transpose(model.matrix)
+    )
+    np.testing.assert_allclose(fast, scores, rtol=1e-5, atol=1e-7)
+    ranked = tfidf.top_n(scores, exclude_rows=[0], n=3)
+    assert ranked[0] == 1  # Aliens is the closest to Avatar
+    assert 0 not in ranked
+    assert scores[3] < scores[1]
+
+
+def test_cosine_with_unnormalised_rows():
+    params = tfidf.TfidfParams(norm=None)
+    model = tfidf.fit_tfidf(SOUPS, params)
+    profile = model.matrix[1]
+    scores = tfidf.cosine_scores(model.matrix, profile, model.row_norms)
+    assert scores[1] == pytest.approx(1.0, rel=1e-5)
+    assert scores.max() <= 1.0 + 1e-6
+
+
+def test_top_n_excludes_and_breaks_ties_by_row():
+    scores = np.array([0.5, 0.9, 0.9, 0.1, np.nan])
+    assert list(tfidf.top_n(scores, [], 3)) == [1, 2, 0]
+    assert list(tfidf.top_n(scores, [1], 2)) == [2, 0]
+    assert list(tfidf.top_n(scores, [], 10)) == [1, 2, 0, 3]  # NaN never returned
+    assert len(tfidf.top_n(scores, [], 0)) == 0
+
+
+def test_explanations_name_the_liked_movies_and_shared_terms():
+    model = tfidf.fit_tfidf(SOUPS)
+    liked, weights = [0, 3], [5.0, 4.0]  # Avatar, Amelie
+    # Target Aliens: Avatar contributed, Amelie shares nothing with it.
+    top = tfidf.top_contributors(model.matrix, liked, weights, target_row=1)
+    assert [row for row, _ in top] == [0]
+    contrib = tfidf.contributions(model.matrix, liked, weights, [1, 2])
+    assert contrib.shape == (2, 2)
+    assert contrib[1, 0] > 0 and contrib[1, 1] > 0  # Titanic: Cameron and love/romance
+    profile = tfidf.user_profile(model.matrix, [0], [5.0])
+    terms = tfidf.shared_terms(model.matrix, profile, 1, model.feature_names, k=3)
+    assert len(terms) == 3
+    assert "jamescameron" in " ".join(
+        tfidf.shared_terms(model.matrix, profile, 1, model.feature_names, k=10)
+    )
+    assert tfidf.shared_terms(model.matrix, profile, 3, model.feature_names) == []
+
+
+def test_arrays_round_trip():
+    model = tfidf.fit_tfidf(SOUPS)
+    rebuilt = tfidf.matrix_from_arrays(model.to_arrays())
+    assert (rebuilt != model.matrix).nnz == 0
+    rebuilt_t = tfidf.matrix_from_arrays(model.to_arrays(), prefix="t_")
+    assert (rebuilt_t != model.matrix.T).nnz == 0
+    broken = dict(model.to_arrays())
+    broken["indices"] = broken["indices"][:-1]
+    with pytest.raises(ValueError, match="inconsistent"):
+        tfidf.matrix_from_arrays(broken)
+
+
+def test_no_dense_conversion_in_the_recommender_code():
+    """The matrix and profiles stay sparse: no .toarray()/.todense() anywhere in the path."""
+    root = Path(tfidf.__file__).parent
+    offenders = []
+    for name in ["tfidf.py", "services.py", "serving.py", "artifacts.py"]:
+        text = (root / name).read_text()
+        for lineno, line in enumerate(text.splitlines(), 1):
+            if re.search(r"\.(toarray|todense)\s*\(", line) or ".A1" in line:
+                offenders.append(f"{name}:{lineno}: {line.strip()}")
+    assert offenders == []
+
+
+def test_module_has_no_django_imports():
+    text = Path(tfidf.__file__).read_text()
+    assert not re.search(r"^\s*(from|import)\s+django", text, re.MULTILINE)

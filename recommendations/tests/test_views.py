@@ -1,0 +1,133 @@
+"""The recommendations page, the JSON API and "More like this"."""
+
+import pytest
+from django.urls import reverse
+
+from recommendations import services
+from recommendations.models import ModelVersion
+
+pytestmark = pytest.mark.django_db
+
+API = "/api/recommendations"
+
+
+def build():
+    return services.build_model(triggered_by="test")
+
+
+def test_page_requires_login(client):
+    response = client.get(reverse("recommendations:for_you"))
+    assert response.status_code == 302 and "/login" in response["Location"]
+
+
+def test_page_shows_content_based_recommendations_with_reasons(client, catalog, space_fan):
+    version = build()
+    client.force_login(space_fan)
+    response = client.get("/recommendations/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Recommended for you" in html
+    assert '<code data-testid="strategy">content_based</code>' in html
+    assert f"model version {version.pk}" in html
+    assert 'data-testid="total-ratings">5<' in html
+    assert catalog["space"][3].title in html
+    assert "Because you liked Space Movie" in html and "shared: " in html
+    assert (
+        catalog["space"][0].title
+        not in html.split('data-testid="recommendations"')[1].split("Because")[0]
+    )  # rated movies are not recommended
+
+
+def test_page_without_a_model_says_so_and_falls_back(client, catalog, user):
+    client.force_login(user)
+    html = client.get("/recommendations/").content.decode()
+    assert "No recommendation model has been built yet" in html
+    assert "popularity_fallback" in html
+    assert 'data-testid="needed-ratings">5<' in html
+    assert html.count('data-testid="recommendation"') == 12
+
+
+def test_page_with_corrupt_model_is_not_a_500(client, catalog, space_fan):
+    version = build()
+    (version.artifact_dir / "indptr.npy").write_bytes(b"garbage")
+    client.force_login(space_fan)
+    response = client.get("/recommendations/")
+    assert response.status_code == 200
+    assert "popularity_fallback" in response.content.decode()
+
+
+def test_api_requires_login(client):
+    response = client.get(API)
+    assert response.status_code == 401
+    assert "Sign in" in response.json()["error"]
+
+
+@pytest.mark.parametrize("bad", ["0", "51", "ten", "2.5", ""])
+def test_api_rejects_bad_top_n(client, user, bad):
+    client.force_login(user)
+    response = client.get(API, {"top_n": bad})
+    assert response.status_code == 400
+    assert "top_n" in response.json()["error"]
+
+
+def test_api_503_without_an_active_model(client, catalog, user):
+    client.force_login(user)
+    response = client.get(API)
+    assert response.status_code == 503
+    assert "No recommendation model is active" in response.json()["error"]
+
+
+def test_api_returns_recommendations(client, catalog, space_fan):
+    version = build()
+    client.force_login(space_fan)
+    response = client.get(API, {"top_n": "3"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["strategy"] == "content_based"
+    assert body["total_ratings"] == 5 and body["model_version"] == version.pk
+    assert 1 <= len(body["recommendations"]) <= 3
+    first = body["recommendations"][0]
+    assert set(first) == {
+        "tmdb_id",
+        "title",
+        "year",
+        "poster_url",
+        "overview",
+        "vote_average",
+        "score",
+        "because",
+    }
+    target = catalog["space"][3]
+    assert first["tmdb_id"] == target.tmdb_id and first["title"] == target.title
+    assert first["year"] == target.year and 0 < first["score"] <= 1
+    assert first["because"].startswith("Because you liked Space Movie")
+
+
+def test_api_cold_start_user_gets_fallback(client, catalog, user):
+    build()
+    client.force_login(user)
+    body = client.get(API, {"top_n": "4"}).json()
+    assert body["strategy"] == "popularity_fallback"
+    assert body["total_ratings"] == 0 and len(body["recommendations"]) == 4
+
+
+def test_api_is_get_only(client, user):
+    client.force_login(user)
+    assert client.post(API).status_code == 405
+
+
+def test_more_like_this_on_the_movie_page(client, catalog):
+    build()
+    movie = catalog["romance"][0]
+    html = client.get(movie.get_absolute_url()).content.decode()
+    section = html.split('data-testid="more-like-this"')[1]
+    for other in catalog["romance"][1:]:
+        assert other.title in section
+    assert catalog["crime"][0].title not in section
+
+
+def test_more_like_this_without_a_model(client, catalog):
+    response = client.get(catalog["romance"][0].get_absolute_url())
+    assert response.status_code == 200
+    assert "No similar movies to show yet." in response.content.decode()
+    assert not ModelVersion.objects.exists()
