@@ -22,7 +22,7 @@ migrate: venv
 demo: migrate
 	$(BIN)/python manage.py load_demo
 	$(BIN)/python manage.py build_tfidf
-	$(BIN)/python manage.py demo_user
+	$(BIN)/python manage.py demo_user --admin
 	@echo "Open http://127.0.0.1:8000/ (admin: http://127.0.0.1:8000/admin/)"
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 

@@ -308,12 +308,13 @@ def load_demo_catalog(
 
 
 def ensure_demo_user(
-    *, username: str = DEMO_USERNAME, password: str = DEFAULT_DEMO_PASSWORD
+    *, username: str = DEMO_USERNAME, password: str = DEFAULT_DEMO_PASSWORD, admin: bool = False
 ) -> tuple[object, bool]:
     """Create the demo login, or reset its password (and re-activate it) if it exists.
 
     Returns ``(user, created)``. Running it again with the same password leaves one user
-    whose password still works.
+    whose password still works. ``admin=True`` also lets it into Django admin (local demos
+    only: the command refuses it in production).
     """
     if not password:
         raise ValueError("The demo password must not be empty.")
@@ -324,5 +325,7 @@ def ensure_demo_user(
         )
         user.set_password(password)
         user.is_active = True
+        if admin:
+            user.is_staff = user.is_superuser = True
         user.save()
     return user, created

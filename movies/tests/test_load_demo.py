@@ -190,3 +190,24 @@ def test_demo_user_resets_the_password(client):
     with pytest.raises(CommandError, match="must not be empty"):
         call_command("demo_user", "--password", " ", stdout=StringIO(), stderr=StringIO())
     assert get_user_model().objects.filter(username="demo").count() == 1
+
+
+@pytest.mark.django_db
+def test_demo_user_admin_flag_opens_django_admin(client):
+    call_command("demo_user", stdout=StringIO(), stderr=StringIO())
+    client.login(username="demo", password="netflixrecs-demo")
+    assert client.get("/admin/").status_code == 302  # a plain demo user is not staff
+
+    out = StringIO()
+    call_command("demo_user", "--admin", stdout=out, stderr=StringIO())
+    assert "superuser" in out.getvalue()
+    client.login(username="demo", password="netflixrecs-demo")
+    assert client.get("/admin/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_demo_user_admin_flag_refused_in_production(settings):
+    settings.PRODUCTION = True
+    with pytest.raises(CommandError, match="refused in production"):
+        call_command("demo_user", "--admin", stdout=StringIO(), stderr=StringIO())
+    assert not get_user_model().objects.filter(username="demo").exists()
