@@ -1,6 +1,13 @@
-from django.contrib import admin
+from django.conf import settings
+from django.contrib import admin, messages
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import path, reverse
 
-from .models import Credit, Genre, Keyword, Movie, Person, Rating
+from .models import Credit, Genre, Keyword, Movie, Person, Rating, SyncRun
+from .services import tmdb_sync
+
+SYNC_BUSY = "A TMDB sync is already queued or running (see below); not starting another."
 
 
 class CreditInline(admin.TabularInline):
@@ -33,6 +40,13 @@ class MovieAdmin(admin.ModelAdmin):
     inlines = [CreditInline]
     list_per_page = 50
     show_full_result_count = False  # a COUNT(*) per page is wasteful on a large catalog
+    actions = ["sync_selected_from_tmdb"]
+
+    @admin.action(description="Sync from TMDB and rebuild the model", permissions=["change"])
+    def sync_selected_from_tmdb(self, request, queryset):
+        ids = list(queryset.order_by("tmdb_id").values_list("tmdb_id", flat=True))
+        _queue_sync(request, tmdb_ids=ids)
+        return HttpResponseRedirect(reverse("admin:movies_syncrun_changelist"))
 
 
 @admin.register(Genre)
@@ -72,3 +86,101 @@ class RatingAdmin(admin.ModelAdmin):
     autocomplete_fields = ["movie"]
     raw_id_fields = ["user"]
     date_hierarchy = "updated_at"
+
+
+def _queue_sync(request, *, pages: int = 0, tmdb_ids: list[int] | None = None) -> None:
+    try:
+        run = tmdb_sync.create_sync_run(
+            triggered_by=f"admin: {request.user.get_username()}",
+            pages=pages,
+            tmdb_ids=tmdb_ids,
+            rebuild=True,
+        )
+    except ValueError as exc:
+        messages.error(request, str(exc))
+        return
+    if run is None:
+        messages.warning(request, SYNC_BUSY)
+    else:
+        what = f"{len(tmdb_ids)} selected movie(s)" if tmdb_ids else f"{pages} page(s)"
+        messages.success(
+            request, f"TMDB sync #{run.pk} of {what} queued; the model is rebuilt when it ends."
+        )
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(admin.ModelAdmin):
+    """Syncs with live progress; the button above the list starts "Sync from TMDB and rebuild
+    the model" on Celery (fan-out over workers, then the TF-IDF rebuild)."""
+
+    list_display = [
+        "id",
+        "status",
+        "triggered_by",
+        "pages",
+        "progress",
+        "fetched",
+        "created",
+        "updated",
+        "failed",
+        "model_version_id",
+        "created_at",
+        "finished_at",
+    ]
+    list_filter = ["status"]
+    readonly_fields = [f.name for f in SyncRun._meta.fields]
+
+    @admin.display(description="progress")
+    def progress(self, run: SyncRun) -> str:
+        return f"{run.progress_done}/{run.progress_total} ({run.percent}%)"
+
+    def has_add_permission(self, request):
+        return False  # runs are started by the button, the command or Celery beat
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        urls = [
+            path("sync/", self.admin_site.admin_view(self.sync_view), name="movies_syncrun_sync"),
+            path(
+                "status/",
+                self.admin_site.admin_view(self.status_view),
+                name="movies_syncrun_status",
+            ),
+        ]
+        return urls + super().get_urls()
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            **self._status_context(),
+            "default_pages": settings.TMDB_SYNC_PAGES,
+        }
+        return super().changelist_view(request, extra_context)
+
+    def sync_view(self, request):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_view_permission(request) or not request.user.has_perm("movies.add_movie"):
+            messages.error(request, "You may not start a TMDB sync.")
+        else:
+            try:
+                pages = int(request.POST.get("pages") or settings.TMDB_SYNC_PAGES)
+            except ValueError:
+                pages = 0
+            if not 1 <= pages <= 500:
+                messages.error(request, "Pages must be a whole number from 1 to 500.")
+            else:
+                _queue_sync(request, pages=pages)
+        return HttpResponseRedirect(reverse("admin:movies_syncrun_changelist"))
+
+    def status_view(self, request):
+        return render(request, "admin/movies/syncrun/_status.html", self._status_context())
+
+    @staticmethod
+    def _status_context() -> dict:
+        return {
+            "running": SyncRun.objects.active().order_by("-created_at").first(),
+            "latest": SyncRun.objects.order_by("-created_at").first(),
+        }

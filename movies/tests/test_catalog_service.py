@@ -28,14 +28,22 @@ def test_upsert_creates_then_is_idempotent():
     assert movie.year == 1999
     assert sorted(movie.genres.values_list("name", flat=True)) == ["Action", "Science Fiction"]
     assert [p.name for p in movie.directors()] == ["Lana Wachowski", "Lilly Wachowski"]
-    counts = (Movie.objects.count(), Genre.objects.count(), Person.objects.count(),
-              Credit.objects.count())
+    counts = (
+        Movie.objects.count(),
+        Genre.objects.count(),
+        Person.objects.count(),
+        Credit.objects.count(),
+    )
 
     movie2, created2, changed2 = upsert_movie(data=_data())
     assert movie2.pk == movie.pk
     assert not created2 and not changed2
-    assert counts == (Movie.objects.count(), Genre.objects.count(), Person.objects.count(),
-                      Credit.objects.count())
+    assert counts == (
+        Movie.objects.count(),
+        Genre.objects.count(),
+        Person.objects.count(),
+        Credit.objects.count(),
+    )
 
 
 @pytest.mark.django_db
