@@ -42,7 +42,8 @@ def tfidf_only(model: tfidf.TfidfModel, rows, scores, n=10, matrix_t=None):
     return best
 
 
-def hybrid_path(arrays, model, rows, scores, n=10, matrix_t=None):
+def hybrid_path(arrays, model, rows, scores, n=10, matrix_t=None, neighbours=None):
+    """hybrid.recommend as the site calls it (neighbour CSR wrapped once, like serving.py)."""
     return hybrid.recommend(
         arrays,
         tfidf_matrix=model.matrix,
@@ -52,6 +53,7 @@ def hybrid_path(arrays, model, rows, scores, n=10, matrix_t=None):
         history_scores=scores,
         n=n,
         explain_k=3,
+        neighbours=neighbours,
     )
 
 
@@ -101,10 +103,13 @@ def movielens_part(data: Path, repeat: int) -> None:
     )
     print(f"  hybrid.fit: {fit_s:.2f} s; stored hybrid arrays {nbytes(arrays) / 1e6:.2f} MB")
     mt = tfidf.transpose(model.matrix)
+    nb = hybrid.neighbour_matrix(arrays)
     paths = {
-        "TF-IDF only (served: postings)": lambda r, s: tfidf_only(model, r, s, matrix_t=mt),
-        "hybrid (postings)": lambda r, s: hybrid_path(arrays, model, r, s, matrix_t=mt),
-        "hybrid (dense block)": lambda r, s: hybrid_path(arrays, model, r, s),
+        "TF-IDF only (auto path)": lambda r, s: tfidf_only(model, r, s, matrix_t=mt),
+        "hybrid (served: auto path)": lambda r, s: hybrid_path(
+            arrays, model, r, s, matrix_t=mt, neighbours=nb
+        ),
+        "hybrid (forward only)": lambda r, s: hybrid_path(arrays, model, r, s, neighbours=nb),
     }
     for label, fn in paths.items():
         ms = timed(fn, requests, repeat)
@@ -138,7 +143,7 @@ def synthetic_part(sizes: list[int], n_users: int, repeat: int) -> None:
     print(f"Synthetic catalogs ({n_users} users x 60 ratings, HybridParams defaults):")
     print(
         f"  {'items':>9} {'rated':>7} {'fit s':>7} {'cf nnz':>9} {'hybrid MB':>10} "
-        f"{'tfidf MB':>9}   median ms: TF-IDF  hybrid/postings  hybrid/dense"
+        f"{'tfidf MB':>9}   median ms: TF-IDF  hybrid/auto  hybrid/forward"
     )
     for n in sizes:
         matrix, ratings = synthetic(n, n_users, rng)
@@ -157,13 +162,20 @@ def synthetic_part(sizes: list[int], n_users: int, repeat: int) -> None:
             row = ratings[u]
             requests.append((row.indices.astype(np.int64), row.data))
         mt = tfidf.transpose(matrix)
+        nb = hybrid.neighbour_matrix(arrays)
         c = timed(lambda r, s, m=model, t=mt: tfidf_only(m, r, s, matrix_t=t), requests, repeat)
         hp = timed(
-            lambda r, s, a=arrays, m=model, t=mt: hybrid_path(a, m, r, s, matrix_t=t),
+            lambda r, s, a=arrays, m=model, t=mt, b=nb: hybrid_path(
+                a, m, r, s, matrix_t=t, neighbours=b
+            ),
             requests,
             repeat,
         )
-        hd = timed(lambda r, s, a=arrays, m=model: hybrid_path(a, m, r, s), requests, repeat)
+        hd = timed(
+            lambda r, s, a=arrays, m=model, b=nb: hybrid_path(a, m, r, s, neighbours=b),
+            requests,
+            repeat,
+        )
         tfidf_mb = sum(v.nbytes for v in tfidf.matrix_to_arrays(matrix).values()) / 1e6
         print(
             f"  {n:>9} {int((ratings.getnnz(axis=0) > 0).sum()):>7} {fit_s:>7.2f} "

@@ -13,6 +13,10 @@ Two parts (both print; nothing here is asserted, tests never time):
    SQLite database loaded with the demo catalog and with the 3,000-movie TMDB data read at run
    time from ``SHARED_DATA_DIR/tmdb-5000-partial/movie_details.jsonl`` (never copied).
 
+The synthetic part also times the request the site serves since the hybrid landed
+(``hybrid.recommend`` + shared terms, on hybrid arrays fitted to synthetic power-law ratings);
+``--no-hybrid`` skips it.
+
 Run from the repository root:
 
     .venv/bin/python bench/bench_recommend.py                      # both parts, 100k movies
@@ -23,6 +27,7 @@ Run from the repository root:
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import platform
@@ -38,7 +43,7 @@ import scipy.sparse as sp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from recommendations import tfidf  # noqa: E402  (pure module: importable without Django)
+from recommendations import hybrid, tfidf  # noqa: E402  (pure modules: no Django needed)
 
 
 def percentiles(samples_s: list[float]) -> str:
@@ -102,6 +107,56 @@ def sparse_request(matrix, norms, names, liked, weights, n=10, matrix_t=None):
     for row in best:
         tfidf.shared_terms(matrix, profile, int(row), names, k=10)
     return best
+
+
+def synthetic_ratings(n_items: int, rng, users=2000, per_user=60) -> sp.csr_matrix:
+    """Power-law site ratings (a few movies get most of them), scores 0.5-5.0."""
+    weights = 1.0 / np.arange(1, n_items + 1) ** 0.9
+    weights /= weights.sum()
+    cols = rng.choice(n_items, size=users * per_user, p=weights)
+    rows = np.repeat(np.arange(users), per_user)
+    m = sp.csr_matrix((np.ones(len(cols)), (rows, cols)), shape=(users, n_items))
+    m.sum_duplicates()  # a user rating a movie twice counts once
+    m.data = rng.integers(1, 11, size=m.nnz) / 2.0
+    return m
+
+
+def hybrid_users(rng, n_rows: int, count: int, ratings: sp.csr_matrix):
+    """Histories like the site's: 5-30 liked movies (half of them popular ones) + 2 disliked."""
+    popular = np.flatnonzero(np.diff(ratings.tocsc().indptr))
+    for _ in range(count):
+        k = int(rng.integers(5, 31))
+        liked = np.unique(
+            np.concatenate(
+                [rng.choice(popular, k // 2, replace=False), rng.choice(n_rows, k - k // 2)]
+            )
+        )
+        disliked = np.setdiff1d(rng.choice(n_rows, 2), liked)
+        rows = np.concatenate([liked, disliked])
+        scores = np.concatenate([rng.choice([4.0, 4.5, 5.0], len(liked)), [1.5] * len(disliked)])
+        yield rows, scores
+
+
+def served_request(arrays, matrix, norms, names, rows, scores, matrix_t, neighbours, n=10):
+    """What services.recommend_for_user does with a hybrid model (minus the database)."""
+    extra = {}
+    if "neighbours" in inspect.signature(hybrid.recommend).parameters:
+        extra["neighbours"] = neighbours  # wrapped once at load; older code had no such option
+    recs = hybrid.recommend(
+        arrays,
+        tfidf_matrix=matrix,
+        history_rows=rows,
+        history_scores=scores,
+        n=n,
+        tfidf_row_norms=norms,
+        tfidf_matrix_t=matrix_t,
+        **extra,
+    )
+    liked = scores >= 4.0
+    profile = tfidf.user_profile(matrix, rows[liked], scores[liked])
+    for rec in recs:
+        tfidf.shared_terms(matrix, profile, rec.row, names, k=10)
+    return recs
 
 
 def naive_request(dense, liked, weights, n=10):
@@ -168,7 +223,28 @@ def run_synthetic(args) -> dict:
     out["sparse_full"] = samples
     print(f"sparse request on {matrix.shape[0]:,} movies: {percentiles(samples)}")
     plain = time_requests(lambda liked, w: sparse_request(matrix, norms, names, liked, w), users)
-    print(f"  same without the term-major copy (sparse x sparse product): {percentiles(plain)}")
+    print(f"  same without the term-major copy: {percentiles(plain)}")
+
+    if not args.no_hybrid:
+        t0 = time.perf_counter()
+        site = synthetic_ratings(matrix.shape[0], rng)
+        arrays = hybrid.fit(
+            tfidf_matrix=matrix, ratings=site, tmdb_popularity=rng.random(matrix.shape[0])
+        )
+        # As stored and loaded by the site: 32-bit floats, neighbours wrapped once.
+        neighbours = hybrid.neighbour_matrix(arrays)
+        print(
+            f"hybrid.fit on {site.nnz:,} synthetic site ratings: {time.perf_counter() - t0:.1f} s "
+            f"({len(arrays['cf_data']):,} neighbour entries)"
+        )
+        h_users = list(hybrid_users(rng, matrix.shape[0], args.requests, site))
+        served_request(arrays, matrix, norms, names, *h_users[0], matrix_t, neighbours)
+        served = time_requests(
+            lambda r, s_: served_request(arrays, matrix, norms, names, r, s_, matrix_t, neighbours),
+            h_users,
+        )
+        out["served"] = served
+        print(f"served request (hybrid.recommend + shared terms): {percentiles(served)}")
 
     # Naive vs sparse on a size where the dense matrix fits.
     n = min(args.naive_movies, matrix.shape[0])
@@ -267,6 +343,29 @@ def run_django(args) -> None:
         for item in example.items:
             print(f"    {item.movie.title}: {item.score} · {item.explanation}")
 
+        # Rebuilt now that the bench users have rated: the hybrid learns from their ratings
+        # (a collaborative part once two movies are co-rated) and serves "hybrid".
+        version = services.build_model(triggered_by="bench")
+        print(
+            f"{label}: rebuilt with {version.site_ratings:,} site ratings from "
+            f"{version.site_users} users ({version.cf_neighbours:,} neighbour entries), "
+            f"build_model {version.build_seconds:.2f} s"
+        )
+        samples, strategies = [], set()
+        for u in range(args.django_users):
+            user = user_model.objects.get(username=f"bench-{label}-{u}")
+            services.recommend_for_user(user=user)  # first call loads the model
+            t0 = time.perf_counter()
+            result = services.recommend_for_user(user=user, top_n=10)
+            samples.append(time.perf_counter() - t0)
+            strategies.add(result.strategy)
+        print(
+            f"{label}: recommend_for_user after the rebuild: {percentiles(samples)}; "
+            f"strategies {sorted(strategies)}"
+        )
+        for item in services.recommend_for_user(user=user, top_n=3).items:
+            print(f"    {item.movie.title}: {item.score} · {item.explanation}")
+
     t0 = time.perf_counter()
     try:
         call_command("load_demo", verbosity=0, no_progress=True)
@@ -302,6 +401,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--django-users", type=int, default=30)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--no-hybrid", action="store_true", help="skip the served (hybrid) part")
     args = parser.parse_args()
     if not 1 <= args.movies <= 1_000_000:
         parser.error("--movies must be between 1 and 1,000,000")

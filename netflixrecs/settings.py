@@ -243,6 +243,10 @@ RECS_BUILD_SOFT_TIME_LIMIT = env.int("RECS_BUILD_SOFT_TIME_LIMIT", default=30 * 
 RECS_BUILD_TIME_LIMIT = env.int("RECS_BUILD_TIME_LIMIT", default=32 * 60)
 # Ready versions kept (besides the active one) when old versions are pruned.
 RECS_KEEP_VERSIONS = env.int("RECS_KEEP_VERSIONS", default=3)
+# Each build also fits the hybrid (recommendations/hybrid.py); false = learn nothing from
+# co-ratings (no collaborative arrays stored): the site then serves content + popularity.
+# Takes effect at the next build.
+RECS_COLLABORATIVE = env.bool("RECS_COLLABORATIVE", default=True)
 
 # --- Demo ---------------------------------------------------------------------------------
 SHARED_DATA_DIR = env.path("SHARED_DATA_DIR", default=BASE_DIR.parent / "shared" / "data")

@@ -1,15 +1,46 @@
 """Admin for model versions: rebuild button, activate (rollback) and delete actions, live
-status of the running build."""
+status of the running build, and the latest offline evaluation of each version."""
 
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.db.models import Prefetch
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from . import services
-from .models import ModelVersion
+from .evaluation import STRATEGIES
+from .models import Evaluation, ModelVersion
+
+METRIC_COLUMNS = ("precision", "recall", "ndcg", "hit_rate", "coverage", "users")
+# The order of `manage.py evaluate`'s strategies, for the evaluation table.
+STRATEGY_ORDER = tuple(STRATEGIES)
+
+
+def _latest_evaluation(version: ModelVersion) -> Evaluation | None:
+    # Uses the prefetched, newest-first list when there is one (no query per row).
+    evaluations = list(version.evaluations.all())
+    return evaluations[0] if evaluations else None
+
+
+class EvaluationInline(admin.TabularInline):
+    """Every evaluation of the version, newest first (read-only: made by ``evaluate``)."""
+
+    model = Evaluation
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "production_ndcg", "production_hit_rate", "users", "seconds"]
+    readonly_fields = fields
+    ordering = ["-created_at", "-id"]
+    verbose_name_plural = "Evaluations (manage.py evaluate --model-version ID / --record)"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(ModelVersion)
@@ -23,6 +54,8 @@ class ModelVersionAdmin(admin.ModelAdmin):
         "vocabulary_size",
         "nnz",
         "min_df_used",
+        "hybrid_display",
+        "latest_evaluation_display",
         "build_seconds",
         "triggered_by",
         "created_at",
@@ -30,7 +63,48 @@ class ModelVersionAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "is_active"]
     actions = ["activate_selected", "delete_selected_versions"]
-    readonly_fields = [f.name for f in ModelVersion._meta.fields]
+    readonly_fields = [f.name for f in ModelVersion._meta.fields] + ["latest_evaluation_table"]
+    inlines = [EvaluationInline]
+
+    def get_queryset(self, request):
+        newest_first = Evaluation.objects.latest_first()
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related(Prefetch("evaluations", queryset=newest_first))
+        )
+
+    @admin.display(description="hybrid (site ratings / users / neighbours)")
+    def hybrid_display(self, obj: ModelVersion) -> str:
+        if obj.site_ratings is None:
+            return "TF-IDF only"
+        collab = f"{obj.cf_neighbours:,} neighbours" if obj.cf_neighbours else "no collaborative"
+        return f"{obj.site_ratings:,} ratings / {obj.site_users:,} users / {collab}"
+
+    @admin.display(description="latest evaluation (production)")
+    def latest_evaluation_display(self, obj: ModelVersion) -> str:
+        evaluation = _latest_evaluation(obj)
+        if evaluation is None:
+            return "—"
+        ndcg, hit = evaluation.production_ndcg, evaluation.production_hit_rate
+        if ndcg is None:
+            return f"#{evaluation.pk}: no production strategy"
+        return f"NDCG@10 {ndcg:.4f} · hit rate {hit:.4f}"
+
+    @admin.display(description="latest evaluation, all strategies")
+    def latest_evaluation_table(self, obj: ModelVersion) -> str:
+        evaluation = _latest_evaluation(obj)
+        metrics = evaluation.metrics if evaluation else {}
+        # jsonb (Postgres) does not keep key order: show strategies in the command's order.
+        order = {name: i for i, name in enumerate(STRATEGY_ORDER)}
+        rows = [
+            (strategy, strategy == "production", [metrics[strategy].get(c) for c in METRIC_COLUMNS])
+            for strategy in sorted(metrics, key=lambda name: (order.get(name, len(order)), name))
+        ]
+        return render_to_string(
+            "admin/recommendations/modelversion/_evaluation.html",
+            {"evaluation": evaluation, "version": obj, "columns": METRIC_COLUMNS, "rows": rows},
+        )
 
     def has_add_permission(self, request):
         return False  # versions are made by builds only

@@ -159,6 +159,26 @@ def neighbour_scores(
     return np.asarray(block.T @ w, dtype=np.float64).ravel()
 
 
+def neighbour_scores_sparse(
+    neighbours: sp.csr_matrix, rows: Sequence[int], weights: Sequence[float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`neighbour_scores` as ``(items, scores)`` for the items that get a score only.
+
+    Serving adds these into its one score vector in place: no array of length n_items is made,
+    so a request costs O(len(rows) * top_k) here whatever the catalog size.
+    """
+    rows_a = np.asarray(rows, dtype=np.int64)
+    w = np.asarray(weights, dtype=np.float64)
+    if w.shape != rows_a.shape:
+        raise CollabError("rows and weights must have the same length.")
+    if rows_a.size == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    block = neighbours[rows_a]
+    values = block.data * np.repeat(w, np.diff(block.indptr))
+    items, inverse = np.unique(block.indices, return_inverse=True)
+    return items.astype(np.int64), np.bincount(inverse, weights=values, minlength=len(items))
+
+
 def neighbour_contributions(
     neighbours: sp.csr_matrix,
     rows: Sequence[int],

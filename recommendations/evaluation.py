@@ -20,7 +20,7 @@ import csv
 import json
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -370,6 +370,8 @@ class EvalContext:
     k: int
     tfidf_model: tfidf.TfidfModel | None = None
     cache: dict = field(default_factory=dict)
+    # The production blend's parameters (a model version's, when evaluating one).
+    hybrid_params: hybrid.HybridParams = field(default_factory=hybrid.HybridParams)
 
     @property
     def n_items(self) -> int:
@@ -389,13 +391,23 @@ def build_soups(catalog: Catalog) -> list[str]:
     ]
 
 
-def make_context(catalog: Catalog, splits: list[UserSplit], k: int = 10) -> EvalContext:
+def make_context(
+    catalog: Catalog,
+    splits: list[UserSplit],
+    k: int = 10,
+    *,
+    tfidf_params: tfidf.TfidfParams | None = None,
+    hybrid_params: hybrid.HybridParams | None = None,
+) -> EvalContext:
+    """Shared state of a run. Without parameters: the defaults (the site's design); with a
+    model version's parameters, the TF-IDF model and the production blend use those."""
     return EvalContext(
         catalog=catalog,
         splits=splits,
         history=history_matrix(splits, len(catalog)),
         k=k,
-        tfidf_model=tfidf.fit_tfidf(build_soups(catalog)),
+        tfidf_model=tfidf.fit_tfidf(build_soups(catalog), tfidf_params),
+        hybrid_params=hybrid_params or hybrid.HybridParams(),
     )
 
 
@@ -492,13 +504,13 @@ def tmdb_prior_for(catalog: Catalog) -> np.ndarray:
 
 
 def strategy_production(ctx: EvalContext) -> list[np.ndarray]:
-    """What the site serves: hybrid.py with its default parameters."""
-    return _hybrid_lists(ctx, hybrid.HybridParams())
+    """What the site serves: hybrid.py with the context's parameters (defaults, or a version's)."""
+    return _hybrid_lists(ctx, ctx.hybrid_params)
 
 
 def strategy_production_no_collab(ctx: EvalContext) -> list[np.ndarray]:
     """The production blend on a site that learns nothing from co-ratings (content + prior)."""
-    return _hybrid_lists(ctx, hybrid.HybridParams(collab=False))
+    return _hybrid_lists(ctx, replace(ctx.hybrid_params, collab=False))
 
 
 def strategy_cold_start(ctx: EvalContext) -> list[np.ndarray]:
@@ -507,7 +519,7 @@ def strategy_cold_start(ctx: EvalContext) -> list[np.ndarray]:
         tfidf_matrix=ctx.tfidf_model.matrix,
         ratings=ctx.history,
         tmdb_popularity=tmdb_prior_for(ctx.catalog),
-        params=hybrid.HybridParams(collab=False),
+        params=replace(ctx.hybrid_params, collab=False),
     )
     return [
         np.array([r.row for r in hybrid.cold_start(arrays, n=ctx.k, exclude_rows=s.history_rows)])

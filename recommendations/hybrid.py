@@ -179,8 +179,19 @@ def load_params(arrays: dict[str, np.ndarray]) -> HybridParams:
     return HybridParams.from_dict(json.loads(str(arrays["params_json"])))
 
 
+# The collaborative arrays; a model built with collaborative learning off stores none of them.
+CF_ARRAY_NAMES = ("cf_data", "cf_indices", "cf_indptr", "cf_shape")
+
+
 def neighbour_matrix(arrays: dict[str, np.ndarray]) -> sp.csr_matrix:
-    """The stored CF neighbour matrix, wrapped around the (maybe memory-mapped) arrays."""
+    """The stored CF neighbour matrix, wrapped around the (maybe memory-mapped) arrays.
+
+    Empty when the arrays have no collaborative part. Serving wraps it once per loaded model
+    and passes it as ``neighbours=``: wrapping unifies the index dtypes, i.e. copies indptr.
+    """
+    n_items = len(arrays["prior"])
+    if not all(name in arrays for name in CF_ARRAY_NAMES):
+        return sp.csr_matrix((n_items, n_items), dtype=np.float32)
     shape = tuple(int(x) for x in arrays["cf_shape"])
     return sp.csr_matrix(
         (arrays["cf_data"], arrays["cf_indices"], arrays["cf_indptr"]), shape=shape, copy=False
@@ -230,23 +241,6 @@ def _validate_history(rows, scores, n_items) -> tuple[np.ndarray, np.ndarray]:
     return rows_a, scores_a
 
 
-def _cosines(
-    matrix: sp.spmatrix, profiles: list[sp.spmatrix], row_norms: np.ndarray | None
-) -> np.ndarray:
-    """Cosine of every row with each profile (n_rows x len(profiles)), one pass over the matrix.
-
-    Same maths as ``tfidf.cosine_scores``, but the (few) profiles are made dense first: a CSR
-    matrix times a dense n_features x 2 block is a single O(nnz) pass, where a sparse x sparse
-    product per profile costs several (measured in bench/bench_hybrid.py).
-    """
-    block = sp.vstack(profiles).toarray().T  # n_features x len(profiles): small
-    dots = np.asarray(matrix @ block, dtype=np.float64)
-    pnorm = np.linalg.norm(block, axis=0)
-    norms = tfidf.compute_row_norms(matrix) if row_norms is None else np.asarray(row_norms)
-    denom = np.asarray(norms, dtype=np.float64)[:, np.newaxis] * pnorm[np.newaxis, :]
-    return np.divide(dots, denom, out=np.zeros_like(dots), where=denom > 0)
-
-
 def score_parts(
     arrays: dict[str, np.ndarray],
     *,
@@ -257,32 +251,35 @@ def score_parts(
     tfidf_matrix_t: sp.spmatrix | None = None,
     n_site_ratings: int | None = None,
     params: HybridParams | None = None,
+    neighbours: sp.csr_matrix | None = None,
 ) -> ScoreParts:
     """:func:`score` plus what :func:`recommend` needs to explain it.
 
-    ``tfidf_row_norms`` and ``tfidf_matrix_t`` (the term-major copy from ``tfidf.transpose``)
-    are the optional speed-ups the serving model stores; with ``tfidf_matrix_t`` the content
-    cosines go through ``tfidf.cosine_scores``' postings path.
+    ``tfidf_row_norms`` (stored with the model) saves an O(nnz) pass; ``tfidf_matrix_t`` (the
+    term-major copy) lets ``tfidf.cosine_scores_multi`` read only the profile's postings when
+    that is cheaper; ``neighbours`` is :func:`neighbour_matrix` wrapped once by the caller.
+
+    Per request this allocates one float32 score vector over the catalog (plus the cosine
+    columns it adds into it); the CF part touches only the history rows' neighbours.
     """
     params = params or load_params(arrays)
     n_items = tfidf_matrix.shape[0]
-    prior = np.asarray(arrays["prior"], dtype=np.float64)
+    prior = np.asarray(arrays["prior"])
     if prior.shape[0] != n_items:
         raise HybridError("the hybrid arrays were built for a different catalog size.")
     rows, scores = _validate_history(history_rows, history_scores, n_items)
     n_site = int(arrays["n_site_ratings"]) if n_site_ratings is None else int(n_site_ratings)
-    neighbours = neighbour_matrix(arrays)
+    if neighbours is None:
+        neighbours = neighbour_matrix(arrays)
     weights = blend_weights(n_site_ratings=n_site, has_collab=neighbours.nnz > 0, params=params)
+    parts = ScoreParts(scores=np.zeros(0, dtype=np.float32), weights=weights)
 
-    total = weights["prior"] * prior
-    parts = ScoreParts(scores=total, weights=weights)
-
+    cf_items, cf_values = np.zeros(0, dtype=np.int64), np.zeros(0)
     if weights["cf"] > 0 and rows.size:
         cf_w = scores - params.neutral
-        cf = collab.neighbour_scores(neighbours, rows, cf_w)
-        parts.cf_scale = float(np.abs(cf).max())
+        cf_items, cf_values = collab.neighbour_scores_sparse(neighbours, rows, cf_w)
+        parts.cf_scale = float(np.abs(cf_values).max()) if cf_values.size else 0.0
         if parts.cf_scale > 0:
-            total = total + weights["cf"] * cf / parts.cf_scale
             parts.cf_rows, parts.cf_weights = rows, cf_w
 
     liked = scores >= params.like_threshold
@@ -297,32 +294,41 @@ def score_parts(
         # Worse ratings weigh more in the disliked profile (0.5 counts 2.5x as much as 2.0).
         neg_w = params.dislike_threshold + 0.5 - scores[disliked]
         profiles.append(tfidf.user_profile(tfidf_matrix, rows[disliked], neg_w))
-    content = np.zeros(n_items)
-    if profiles and tfidf_matrix_t is not None:
-        cos = np.column_stack(
-            [
-                tfidf.cosine_scores(tfidf_matrix, p, tfidf_row_norms, matrix_t=tfidf_matrix_t)
-                for p in profiles
-            ]
-        )
-    elif profiles:
-        cos = _cosines(tfidf_matrix, profiles, tfidf_row_norms)
-    if profiles:
-        if liked.any():
-            parts.content_scale = float(np.abs(cos[:, 0]).max())
-            if parts.content_scale > 0:
-                content = cos[:, 0] / parts.content_scale
-                parts.liked_rows, parts.liked_weights = rows[liked], scores[liked]
-        if disliked.any():
-            content = content - params.dislike_weight * _scale(cos[:, -1])
-    total = total + weights["content"] * content
+    cos = tfidf.cosine_scores_multi(
+        tfidf_matrix, profiles, tfidf_row_norms, matrix_t=tfidf_matrix_t
+    )
+    content_parts = []  # scaled in place, added to the total below
+    if liked.any():
+        liked_cos = cos[0]
+        parts.content_scale = _max_abs(liked_cos)
+        if parts.content_scale > 0:
+            liked_cos *= np.float32(weights["content"] / parts.content_scale)
+            content_parts.append(liked_cos)
+            parts.liked_rows, parts.liked_weights = rows[liked], scores[liked]
+    if disliked.any():
+        disliked_cos = cos[-1]
+        top = _max_abs(disliked_cos)
+        if top > 0:
+            disliked_cos *= np.float32(-weights["content"] * params.dislike_weight / top)
+            content_parts.append(disliked_cos)
 
-    if parts.cf_scale == 0 and parts.content_scale == 0:
-        # Nothing liked and nothing learned: rank by the prior (pushed down by dislikes).
-        parts.cold_start = True
-        total = prior + weights["content"] * content
+    # Nothing liked and nothing learned: rank by the prior (pushed down by dislikes).
+    parts.cold_start = parts.cf_scale == 0 and parts.content_scale == 0
+    prior_weight = 1.0 if parts.cold_start else weights["prior"]
+    total = np.multiply(prior, np.float32(prior_weight), dtype=np.float32)
+    if parts.cf_scale > 0:
+        total[cf_items] += (weights["cf"] / parts.cf_scale) * cf_values
+    for part in content_parts:
+        total += part
     parts.scores = total
     return parts
+
+
+def _max_abs(v: np.ndarray) -> float:
+    """max |v| without allocating |v| (one float per catalog row at 1M movies)."""
+    if v.size == 0:
+        return 0.0
+    return float(max(v.max(), -v.min()))
 
 
 def score(arrays: dict[str, np.ndarray], **kwargs) -> np.ndarray:
@@ -341,7 +347,7 @@ def cold_start(
     arrays: dict[str, np.ndarray], *, n: int = 10, exclude_rows: Sequence[int] = ()
 ) -> list[Recommendation]:
     """The fallback for users with no history: best prior first."""
-    prior = np.asarray(arrays["prior"], dtype=np.float64)
+    prior = np.asarray(arrays["prior"])
     best = tfidf.top_n(prior, exclude_rows, n)
     return [Recommendation(row=int(r), score=float(prior[r]), because=()) for r in best]
 
@@ -353,6 +359,7 @@ def explain(
     tfidf_matrix: sp.spmatrix,
     target_rows: Sequence[int],
     k: int = 3,
+    neighbours: sp.csr_matrix | None = None,
 ) -> list[tuple[int, ...]]:
     """For every target row, the (at most k) history rows that pushed it up most.
 
@@ -369,9 +376,9 @@ def explain(
             contrib[int(row)] += values[:, j]
 
     if parts.cf_scale > 0 and parts.cf_rows.size:
-        cf = collab.neighbour_contributions(
-            neighbour_matrix(arrays), parts.cf_rows, parts.cf_weights, targets
-        )
+        if neighbours is None:
+            neighbours = neighbour_matrix(arrays)
+        cf = collab.neighbour_contributions(neighbours, parts.cf_rows, parts.cf_weights, targets)
         add(parts.cf_rows, parts.weights["cf"] * cf / parts.cf_scale)
     if parts.content_scale > 0 and parts.liked_rows.size:
         w = parts.liked_weights / parts.liked_weights.sum()
@@ -405,8 +412,13 @@ def recommend(
     tfidf_matrix_t: sp.spmatrix | None = None,
     n_site_ratings: int | None = None,
     explain_k: int = 3,
+    neighbours: sp.csr_matrix | None = None,
 ) -> list[Recommendation]:
-    """Top ``n`` rows for one user, history (and ``exclude_rows``) excluded, with reasons."""
+    """Top ``n`` rows for one user, history (and ``exclude_rows``) excluded, with reasons.
+
+    The same function serves the site (``services.recommend_for_user``) and the evaluation's
+    ``production`` strategy. ``neighbours``: see :func:`score_parts`.
+    """
     rows = np.asarray(history_rows, dtype=np.int64).ravel()
     if rows.size == 0:
         return cold_start(arrays, n=n, exclude_rows=list(exclude_rows))
@@ -418,11 +430,19 @@ def recommend(
         tfidf_row_norms=tfidf_row_norms,
         tfidf_matrix_t=tfidf_matrix_t,
         n_site_ratings=n_site_ratings,
+        neighbours=neighbours,
     )
     exclude = np.concatenate([rows, np.asarray(list(exclude_rows), dtype=np.int64)])
     best = tfidf.top_n(parts.scores, exclude, n)
     reasons = (
-        explain(arrays, parts, tfidf_matrix=tfidf_matrix, target_rows=best, k=explain_k)
+        explain(
+            arrays,
+            parts,
+            tfidf_matrix=tfidf_matrix,
+            target_rows=best,
+            k=explain_k,
+            neighbours=neighbours,
+        )
         if explain_k > 0 and not parts.cold_start
         else [() for _ in best]
     )

@@ -13,27 +13,38 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from itertools import islice
 
 import numpy as np
+import scipy.sparse as sp
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Avg, Count
+from django.db.models import Avg, Count, FloatField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from movies.models import Credit, Movie, Rating
 
-from . import tfidf
+from . import hybrid, tfidf
 from .artifacts import TMP_PREFIX, remove_dir, save_arrays
-from .models import ModelVersion
+from .models import Evaluation, ModelVersion
 from .serving import LoadedModel, expire_cache, get_active_model
 
 logger = logging.getLogger(__name__)
 
 ProgressFn = Callable[[int, int, str], None]
 
+# Strategy names on the page and in the API: "hybrid" = content + collaborative + prior;
+# "content_based" = a model without a collaborative part (RECS_COLLABORATIVE off, or a version
+# built before the hybrid); "popularity_fallback" = cold start (too few ratings, nothing liked).
+STRATEGY_HYBRID = "hybrid"
 STRATEGY_CONTENT = "content_based"
 STRATEGY_FALLBACK = "popularity_fallback"
 MAX_TOP_N = 50
+# Ratings are read from the database in chunks of this many rows (values only, no objects).
+RATINGS_CHUNK = 50_000
+# Progress steps of a build after reading the catalog: TF-IDF, hybrid, writing artifacts.
+STEPS = 3
 
 
 class BuildAlreadyRunning(Exception):
@@ -99,6 +110,114 @@ def catalog_soups(*, progress: ProgressFn | None = None) -> tuple[np.ndarray, li
         if progress and (i % 1000 == 0 or i == total):
             progress(i, total, "Reading the catalog")
     return ids, soups
+
+
+def default_hybrid_params() -> hybrid.HybridParams:
+    """The hybrid's parameters from settings (RECS_COLLABORATIVE, RECS_LIKE_THRESHOLD)."""
+    return hybrid.HybridParams(
+        collab=settings.RECS_COLLABORATIVE, like_threshold=settings.RECS_LIKE_THRESHOLD
+    )
+
+
+@dataclass(frozen=True)
+class SiteRatings:
+    """The site's ratings as a users x model-rows CSR, and what it holds."""
+
+    matrix: sp.csr_matrix
+    users: int
+    rated_items: int
+
+    @property
+    def ratings(self) -> int:
+        return int(self.matrix.nnz)
+
+
+def site_ratings_matrix(
+    *, movie_ids: np.ndarray, progress: ProgressFn | None = None
+) -> SiteRatings:
+    """Every site rating as a (users x len(movie_ids)) CSR of scores; column i = movie_ids[i].
+
+    Reads plain values in chunks (score cast to a float by the database: no model instances,
+    no Decimal objects) into numpy arrays, so millions of ratings cost seconds and ~16 bytes
+    each. Ratings of movies that are not in ``movie_ids`` (added after the catalog was read)
+    are left out.
+    """
+    total = Rating.objects.count()
+    query = (
+        Rating.objects.order_by()
+        .annotate(value=Cast("score", FloatField()))
+        .values_list("user_id", "movie_id", "value")
+        .iterator(chunk_size=RATINGS_CHUNK)
+    )
+    users, movies, scores = [], [], []
+    done = 0
+    while chunk := list(islice(query, RATINGS_CHUNK)):
+        block = np.array(chunk, dtype=np.float64)  # ids are far below 2**53: exact
+        users.append(block[:, 0].astype(np.int64))
+        movies.append(block[:, 1].astype(np.int64))
+        scores.append(block[:, 2].astype(np.float32))
+        done += len(chunk)
+        if progress:
+            progress(done, max(total, done), "Reading ratings")
+    n_items = len(movie_ids)
+    if not done or n_items == 0:
+        return SiteRatings(sp.csr_matrix((0, n_items), dtype=np.float32), 0, 0)
+    user_ids, movie_col, values = (np.concatenate(a) for a in (users, movies, scores))
+    pos = np.minimum(np.searchsorted(movie_ids, movie_col), n_items - 1)
+    keep = movie_ids[pos] == movie_col
+    user_index, user_rows = np.unique(user_ids[keep], return_inverse=True)
+    matrix = sp.csr_matrix((values[keep], (user_rows, pos[keep])), shape=(len(user_index), n_items))
+    matrix.sum_duplicates()  # (user, movie) is unique in the database; a no-op, kept for safety
+    rated_items = int(np.count_nonzero(np.diff(matrix.tocsc().indptr)))
+    return SiteRatings(matrix, users=len(user_index), rated_items=rated_items)
+
+
+def catalog_tmdb_prior(*, movie_ids: np.ndarray, params: hybrid.HybridParams) -> np.ndarray:
+    """``hybrid.tmdb_prior`` of the movies' TMDB vote counts and averages, in model-row order."""
+    counts = np.zeros(len(movie_ids))
+    averages = np.zeros(len(movie_ids))
+    rows = Movie.objects.order_by("pk").values_list("pk", "vote_count", "vote_average")
+    values = np.array(list(rows), dtype=np.float64).reshape(-1, 3)
+    if len(values) and len(movie_ids):
+        pos = np.minimum(np.searchsorted(movie_ids, values[:, 0]), len(movie_ids) - 1)
+        found = movie_ids[pos] == values[:, 0]
+        counts[pos[found]] = values[found, 1]
+        averages[pos[found]] = values[found, 2]
+    return hybrid.tmdb_prior(counts, averages, min_votes_quantile=params.tmdb_min_votes_quantile)
+
+
+def fit_hybrid(
+    *,
+    model: tfidf.TfidfModel,
+    movie_ids: np.ndarray,
+    params: hybrid.HybridParams,
+    progress: ProgressFn | None = None,
+) -> tuple[dict[str, np.ndarray], dict]:
+    """Fit the hybrid on the site's ratings: ``(arrays to store, stats for the version row)``.
+
+    With ``params.collab`` off no collaborative array is returned (the prior still uses the
+    site's rating counts), so serving uses content + popularity.
+    """
+    site = site_ratings_matrix(movie_ids=movie_ids, progress=progress)
+    if progress:
+        progress(1, STEPS, "Fitting the hybrid")
+    arrays = hybrid.fit(
+        tfidf_matrix=model.matrix,
+        ratings=site.matrix,
+        tmdb_popularity=catalog_tmdb_prior(movie_ids=movie_ids, params=params),
+        params=params,
+    )
+    if not params.collab:
+        for name in hybrid.CF_ARRAY_NAMES:
+            arrays.pop(name)
+    stats = {
+        "hybrid_params": params.to_dict(),
+        "site_ratings": site.ratings,
+        "site_users": site.users,
+        "rated_items": site.rated_items,
+        "cf_neighbours": len(arrays.get("cf_data", ())),
+    }
+    return arrays, stats
 
 
 # --- Building -----------------------------------------------------------------------------
@@ -175,15 +294,20 @@ def build_model(
     activate: bool = True,
     progress: ProgressFn | None = None,
     version: ModelVersion | None = None,
+    hybrid_params: hybrid.HybridParams | None = None,
 ) -> ModelVersion:
-    """Build a new TF-IDF version from the catalog; optionally activate it.
+    """Build a new model version (TF-IDF + hybrid) from the catalog; optionally activate it.
 
     ``version`` is the queued row made by :func:`request_rebuild` (the task passes it); without
     it a new row is created, refusing with :class:`BuildAlreadyRunning` if a build is in
     progress. On any error the row is marked failed, no artifact directory is left behind, the
     previously active version stays active, and the error is re-raised.
+
+    The same build fits the hybrid (:func:`fit_hybrid`, ``hybrid_params`` defaulting to the
+    settings) on the site's ratings and stores its arrays in the same version directory.
     """
     params = params or default_params()
+    hybrid_params = hybrid_params or default_hybrid_params()
     # Validated before any row exists: bad parameters change nothing.
     if version is None:
         params.validate()
@@ -193,10 +317,13 @@ def build_model(
     try:
         params.validate()
         movie_ids, soups = catalog_soups(progress=report)
-        report(0, 3, "Fitting TF-IDF")
+        report(0, STEPS, "Fitting TF-IDF")
         model = tfidf.fit_tfidf(soups, params)
-        report(1, 3, "Writing artifacts")
-        arrays = {**model.to_arrays(), "movie_ids": movie_ids}
+        hybrid_arrays, stats = fit_hybrid(
+            model=model, movie_ids=movie_ids, params=hybrid_params, progress=report
+        )
+        report(2, STEPS, "Writing artifacts")
+        arrays = {**model.to_arrays(), "movie_ids": movie_ids, **hybrid_arrays}
         checksums = save_arrays(version.artifact_dir, arrays)
         version.status = ModelVersion.Status.READY
         version.checksums = checksums
@@ -204,9 +331,11 @@ def build_model(
         version.vocabulary_size = model.vocabulary_size
         version.nnz = model.nnz
         version.min_df_used = float(model.min_df_used)
+        for key, value in stats.items():
+            setattr(version, key, value)
         version.build_seconds = round(time.monotonic() - started, 3)
         version.finished_at = timezone.now()
-        version.progress_current, version.progress_total = 3, 3
+        version.progress_current, version.progress_total = STEPS, STEPS
         version.progress_message = "Done"
         # Ready and active in one transaction: nobody sees a ready build that is about to
         # become active, and a failure while activating leaves the previous one active.
@@ -219,6 +348,7 @@ def build_model(
                     "vocabulary_size",
                     "nnz",
                     "min_df_used",
+                    *stats,
                     "build_seconds",
                     "finished_at",
                     "progress_current",
@@ -248,7 +378,7 @@ def build_model(
         logger.warning("Model build %s failed: %s", version.pk, version.error)
         raise
     if progress:
-        progress(3, 3, "Done")
+        progress(STEPS, STEPS, "Done")
     version.refresh_from_db()
     return version
 
@@ -320,6 +450,33 @@ def prune_versions(*, keep: int | None = None) -> int:
             if path.name.startswith(TMP_PREFIX) and path.stat().st_mtime < cutoff:
                 remove_dir(path)
     return len(doomed)
+
+
+def record_evaluation(
+    *,
+    version: ModelVersion,
+    metrics: dict,
+    protocol: dict,
+    params: dict,
+    input_files: dict,
+    catalog_size: int,
+    users: int,
+    seconds: float,
+) -> Evaluation:
+    """Save one offline evaluation (``manage.py evaluate --model-version/--record``)."""
+    if "production" not in metrics:
+        # The admin column shows production NDCG / hit rate; say so rather than store a gap.
+        logger.info("Evaluation of version %s has no production strategy", version.pk)
+    return Evaluation.objects.create(
+        model_version=version,
+        metrics=metrics,
+        protocol=protocol,
+        params=params,
+        input_files=input_files,
+        catalog_size=catalog_size,
+        users=users,
+        seconds=seconds,
+    )
 
 
 # --- Serving ------------------------------------------------------------------------------
@@ -420,11 +577,36 @@ def _popular(*, exclude_ids: set[int], n: int) -> list[Recommendation]:
     return items
 
 
-def recommend_for_user(*, user, top_n: int = 10) -> RecommendationResult:
-    """Content-based recommendations with explanations, or the popularity fallback.
+def _cold_start(*, model: LoadedModel, rated_ids: set[int], n: int) -> list[Recommendation]:
+    """The hybrid's cold-start list (its prior: movies members liked, blended with the
+    vote-count-damped TMDB rating), rated movies excluded."""
+    rated_rows, _ = model.rows_for(rated_ids)
+    # A few extra in case movies were deleted since the build.
+    recs = hybrid.cold_start(model.hybrid, n=n + 10, exclude_rows=rated_rows)
+    ids = [int(model.movie_ids[r.row]) for r in recs]
+    movies = Movie.objects.for_cards().in_bulk(ids)
+    items = [
+        Recommendation(
+            movie=movies[mid],
+            score=round(r.score, 4),
+            reason="Popular with members here and well rated on TMDB",
+        )
+        for mid, r in zip(ids, recs, strict=True)
+        if mid in movies
+    ]
+    return items[:n]
 
-    Content-based needs ``RECS_MIN_RATINGS`` ratings, at least one at ``RECS_LIKE_THRESHOLD``
-    or above, and a loadable active model; otherwise popular movies the user has not rated.
+
+def recommend_for_user(*, user, top_n: int = 10) -> RecommendationResult:
+    """Personal recommendations with explanations, or the cold-start fallback.
+
+    Personal needs ``RECS_MIN_RATINGS`` ratings, at least one at ``RECS_LIKE_THRESHOLD`` or
+    above, and a loadable active model. Models with hybrid arrays are served by
+    ``hybrid.recommend`` (the code ``manage.py evaluate`` measures as ``production``), fed with
+    *all* the user's ratings so low ones push similar movies down; strategy "hybrid", or
+    "content_based" when the model has no collaborative part. Older versions are served by the
+    TF-IDF scorer ("content_based"). The fallback is the hybrid's cold-start list (or, for
+    models without one and with no model at all, site and TMDB popularity).
     """
     top_n = validate_top_n(top_n)
     ratings = list(Rating.objects.filter(user=user).values_list("movie_id", "score"))
@@ -435,8 +617,12 @@ def recommend_for_user(*, user, top_n: int = 10) -> RecommendationResult:
     model = get_active_model()
 
     def fallback(reason: str) -> RecommendationResult:
+        if model is not None and model.hybrid is not None:
+            items = _cold_start(model=model, rated_ids=rated_ids, n=top_n)
+        else:
+            items = _popular(exclude_ids=rated_ids, n=top_n)
         return RecommendationResult(
-            items=_popular(exclude_ids=rated_ids, n=top_n),
+            items=items,
             strategy=STRATEGY_FALLBACK,
             total_ratings=total,
             liked_ratings=len(liked),
@@ -451,6 +637,96 @@ def recommend_for_user(*, user, top_n: int = 10) -> RecommendationResult:
         return fallback("few_ratings")
     if not liked:
         return fallback("no_liked")
+    if model.hybrid is not None:
+        return _recommend_hybrid(
+            model=model,
+            ratings=ratings,
+            top_n=top_n,
+            fallback=fallback,
+            total=total,
+            liked_count=len(liked),
+        )
+    return _recommend_content(
+        model=model,
+        liked=liked,
+        rated_ids=rated_ids,
+        top_n=top_n,
+        fallback=fallback,
+        total=total,
+    )
+
+
+def _explanation_terms(*, model: LoadedModel, profile, row: int, movies: list[Movie]) -> list[str]:
+    terms = tfidf.shared_terms(model.matrix, profile, int(row), model.feature_names, k=10)
+    # Single words/names read better than bigrams ("James Cameron Sigourney Weaver").
+    terms = sorted(terms, key=lambda t: " " in t)[:3]
+    return _pretty_terms(terms, movies)
+
+
+def _recommend_hybrid(
+    *, model: LoadedModel, ratings, top_n: int, fallback, total: int, liked_count: int
+) -> RecommendationResult:
+    ids = np.fromiter((mid for mid, _ in ratings), dtype=np.int64, count=len(ratings))
+    scores = np.fromiter((float(s) for _, s in ratings), dtype=np.float64, count=len(ratings))
+    rows, found = model.rows_for(ids)
+    scores = scores[found]
+    liked_mask = scores >= settings.RECS_LIKE_THRESHOLD
+    if not liked_mask.any():
+        return fallback("liked_not_in_model")
+    recs = hybrid.recommend(
+        model.hybrid,
+        tfidf_matrix=model.matrix,
+        history_rows=rows,  # every rating: low ones push similar movies down
+        history_scores=scores,
+        n=top_n,
+        tfidf_row_norms=model.row_norms,
+        tfidf_matrix_t=model.matrix_t,
+        neighbours=model.neighbours,
+    )
+    if not recs:
+        return fallback("nothing_similar")
+    # "shared: ..." terms come from the liked profile, as on the TF-IDF page.
+    profile = tfidf.user_profile(model.matrix, rows[liked_mask], scores[liked_mask])
+    rec_ids = [int(model.movie_ids[r.row]) for r in recs]
+    because_ids = {int(model.movie_ids[b]) for r in recs for b in r.because}
+    movies = Movie.objects.with_details().in_bulk(rec_ids + sorted(because_ids))
+    items: list[Recommendation] = []
+    for rec, movie_id in zip(recs, rec_ids, strict=True):
+        movie = movies.get(movie_id)
+        if movie is None:  # deleted since the build
+            continue
+        because = [
+            movies[int(model.movie_ids[b])]
+            for b in rec.because
+            if int(model.movie_ids[b]) in movies
+        ]
+        shared = _explanation_terms(
+            model=model, profile=profile, row=rec.row, movies=[movie, *because]
+        )
+        items.append(
+            Recommendation(
+                movie=movie,
+                score=round(rec.score, 4),
+                because=because,
+                shared=shared,
+                # Nothing in common with the user's movies: it is here on the prior alone.
+                reason="" if because or shared else "Popular with members who rate like you",
+            )
+        )
+    return RecommendationResult(
+        items=items,
+        strategy=STRATEGY_HYBRID if model.has_collab else STRATEGY_CONTENT,
+        total_ratings=total,
+        liked_ratings=liked_count,
+        needed=0,
+        model_version=model.version_id,
+    )
+
+
+def _recommend_content(
+    *, model: LoadedModel, liked, rated_ids: set[int], top_n: int, fallback, total: int
+) -> RecommendationResult:
+    """The TF-IDF-only scorer, for versions built before the hybrid (no hybrid arrays)."""
     liked_rows, found = model.rows_for(mid for mid, _ in liked)
     if len(liked_rows) == 0:
         return fallback("liked_not_in_model")
@@ -474,15 +750,14 @@ def recommend_for_user(*, user, top_n: int = 10) -> RecommendationResult:
             continue
         order = np.lexsort((np.arange(len(liked_ids)), -contrib[i]))[:3]
         because = [movies[liked_ids[j]] for j in order if contrib[i, j] > 0]
-        terms = tfidf.shared_terms(model.matrix, profile, int(row), model.feature_names, k=10)
-        # Single words/names read better than bigrams ("James Cameron Sigourney Weaver").
-        terms = sorted(terms, key=lambda t: " " in t)[:3]
         items.append(
             Recommendation(
                 movie=movie,
                 score=round(float(scores[row]), 4),
                 because=because,
-                shared=_pretty_terms(terms, [movie, *because]),
+                shared=_explanation_terms(
+                    model=model, profile=profile, row=int(row), movies=[movie, *because]
+                ),
             )
         )
     return RecommendationResult(

@@ -19,7 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 from django.conf import settings
 
-from . import tfidf
+from . import hybrid, tfidf
 from .artifacts import ArtifactError, load_arrays
 from .models import ModelVersion
 
@@ -35,12 +35,21 @@ class LoadedModel:
     movie_ids: np.ndarray  # ascending; row i of the matrix is movie_ids[i]
     feature_names: np.ndarray
     row_norms: np.ndarray
-    arrays: dict[str, np.ndarray]  # everything stored, for scorers added later
-    matrix_t: sp.csr_matrix | None = None  # term-major copy: the fast cosine path
+    arrays: dict[str, np.ndarray]  # everything stored
+    matrix_t: sp.csr_matrix | None = None  # term-major copy: the postings cosine path
+    # The hybrid's arrays (prior, params, and the collaborative ones unless switched off);
+    # None for versions built before the hybrid existed: they serve TF-IDF only.
+    hybrid: dict[str, np.ndarray] | None = None
+    # The collaborative neighbour CSR, wrapped once here rather than on every request.
+    neighbours: sp.csr_matrix | None = None
 
     @property
     def n_rows(self) -> int:
         return self.matrix.shape[0]
+
+    @property
+    def has_collab(self) -> bool:
+        return self.neighbours is not None and self.neighbours.nnz > 0
 
     def rows_for(self, movie_ids) -> tuple[np.ndarray, np.ndarray]:
         """``(rows, found_mask)`` for the given movie ids (movies newer than the model are
@@ -66,6 +75,15 @@ def load_version(version: ModelVersion) -> LoadedModel:
         movie_ids = arrays["movie_ids"]
         if len(movie_ids) != matrix.shape[0]:
             raise ValueError("movie_ids and matrix rows differ in length")
+        hybrid_arrays, neighbours = None, None
+        if "prior" in arrays:
+            hybrid_arrays = {name: arrays[name] for name in hybrid.ARRAY_NAMES if name in arrays}
+            hybrid.load_params(hybrid_arrays)  # unreadable parameters = a broken version
+            if len(hybrid_arrays["prior"]) != matrix.shape[0]:
+                raise ValueError("the hybrid prior and the matrix differ in length")
+            neighbours = hybrid.neighbour_matrix(hybrid_arrays)
+            if neighbours.shape != (matrix.shape[0], matrix.shape[0]):
+                raise ValueError("the neighbour matrix does not match the catalog")
         return LoadedModel(
             version_id=version.pk,
             matrix=matrix,
@@ -74,8 +92,10 @@ def load_version(version: ModelVersion) -> LoadedModel:
             row_norms=arrays["row_norms"],
             arrays=arrays,
             matrix_t=tfidf.matrix_from_arrays(arrays, prefix="t_") if "t_data" in arrays else None,
+            hybrid=hybrid_arrays,
+            neighbours=neighbours,
         )
-    except (KeyError, ValueError) as exc:
+    except (KeyError, ValueError, hybrid.HybridError) as exc:
         raise ArtifactError(f"Version {version.pk} artifacts are inconsistent: {exc}") from exc
 
 

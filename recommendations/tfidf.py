@@ -4,9 +4,10 @@ Pure numpy / scipy / scikit-learn; no Django and no database ids. Everything wor
 indices* into the fitted matrix, so the same code serves the website (services.py maps rows to
 movie ids) and the offline evaluation on MovieLens + TMDB data.
 
-Nothing here turns the matrix or a profile into a dense array: scores are a sparse
-matrix-times-sparse-vector product scattered into a 1-D array of length ``n_rows`` (a test greps
-this file for the dense conversions).
+The matrix is never made dense (a test greps this file for the dense conversions).
+Scoring multiplies the sparse matrix by the user's profile laid out as a float32 vector over
+the vocabulary (at most ``max_features`` = 5,000 floats, 20 kB: the one small dense thing here),
+giving one float32 score per movie -- the only per-request array of length ``n_rows``.
 """
 
 from __future__ import annotations
@@ -282,15 +283,6 @@ def fit_tfidf(soups: Sequence[str], params: TfidfParams | None = None) -> TfidfM
 # --- Scoring ------------------------------------------------------------------------------
 
 
-def _sparse_col_to_1d(col: sp.spmatrix, length: int) -> np.ndarray:
-    """Scatter a sparse (length x 1) product into a 1-D float array of that length."""
-    coo = col.tocoo()
-    coo.sum_duplicates()
-    out = np.zeros(length, dtype=np.float64)
-    out[coo.row] = coo.data
-    return out
-
-
 def user_profile(
     matrix: sp.csr_matrix, rows: Sequence[int], weights: Sequence[float]
 ) -> sp.csr_matrix:
@@ -321,48 +313,117 @@ def transpose(matrix: sp.csr_matrix) -> sp.csr_matrix:
     return t
 
 
+# Postings cost about six times more per entry than the forward product (they are gathered
+# into a new matrix first), so they only pay off when the profile's terms touch less than a
+# sixth of the matrix: rare terms, or a catalog where no term is common (bench_recommend.py).
+POSTINGS_MAX_SHARE = 1 / 6
+
+
+def _dense_profiles(profiles: Sequence[sp.spmatrix], n_features: int) -> np.ndarray:
+    """The (few) profiles as one dense float32 n_features x k block: k * 20 kB at 5,000 terms."""
+    block = np.zeros((n_features, len(profiles)), dtype=np.float32)
+    for j, profile in enumerate(profiles):
+        p = sp.csr_matrix(profile)
+        p.sum_duplicates()
+        block[p.indices, j] = p.data
+    return block
+
+
+def cosine_scores_multi(
+    matrix: sp.csr_matrix,
+    profiles: Sequence[sp.spmatrix],
+    row_norms: np.ndarray | None = None,
+    *,
+    matrix_t: sp.csr_matrix | None = None,
+    path: str = "auto",
+) -> list[np.ndarray]:
+    """Cosine of every row of ``matrix`` with each profile: one float32 ``(n_rows,)`` per profile.
+
+    ``path="forward"``: one pass over the matrix per profile, the profile laid out as a dense
+    float32 vector over the vocabulary (``csr @ vector``: no copy of the matrix, no float64
+    upcast; cost O(nnz) whatever the profile). ``path="postings"`` (needs ``matrix_t``, the
+    term-major copy from :func:`transpose`): only the postings of the profile's own terms are
+    read, which wins when those terms are rare. ``"auto"`` counts each profile's postings
+    (O(its terms)) and picks.
+    ``row_norms`` (stored with the model) saves an O(nnz) pass; rows with no terms score 0.
+    """
+    if path not in ("auto", "forward", "postings"):
+        raise ValueError(f"path must be auto, forward or postings (got {path!r}).")
+    n, n_features = matrix.shape
+    if not profiles:
+        return []
+    block = _dense_profiles(profiles, n_features)
+    pnorms = np.sqrt(np.einsum("ij,ij->j", block, block, dtype=np.float64))
+    if path == "postings" and matrix_t is None:
+        raise ValueError("the postings path needs matrix_t (tfidf.transpose(matrix)).")
+    posting_counts = np.diff(matrix_t.indptr) if matrix_t is not None else None
+    outs = []
+    for j in range(block.shape[1]):
+        terms = np.flatnonzero(block[:, j])
+        use_postings = path == "postings" or (
+            path == "auto"
+            and posting_counts is not None
+            and posting_counts[terms].sum() < POSTINGS_MAX_SHARE * matrix.nnz
+        )
+        if use_postings:
+            postings = matrix_t[terms]  # k_terms x n, sparse: only these terms' postings
+            outs.append(np.asarray(postings.T @ block[terms, j], dtype=np.float32))
+        else:
+            # One matrix-vector product per profile: scipy's multi-vector kernel (csr_matvecs)
+            # is slower than two single ones at 1M movies (100 ms vs 2 x 40 ms). A float64
+            # matrix (hand-made ones in tests) is multiplied in float64.
+            vector = np.ascontiguousarray(block[:, j], dtype=matrix.dtype)
+            outs.append(matrix @ vector)
+    norms = compute_row_norms(matrix) if row_norms is None else np.asarray(row_norms)
+    has_terms = norms > 0
+    out = []
+    for j, col in enumerate(outs):
+        if col.dtype != np.float32:
+            col = col.astype(np.float32)
+        if pnorms[j] == 0:
+            out.append(np.zeros(n, dtype=np.float32))
+            continue
+        col *= np.float32(1.0 / pnorms[j])
+        np.divide(col, norms, out=col, where=has_terms)
+        col[~has_terms] = 0.0
+        out.append(col)
+    return out
+
+
 def cosine_scores(
     matrix: sp.csr_matrix,
     profile: sp.spmatrix,
     row_norms: np.ndarray | None = None,
     *,
     matrix_t: sp.csr_matrix | None = None,
+    path: str = "auto",
 ) -> np.ndarray:
-    """Cosine similarity of every row of ``matrix`` with ``profile``; shape ``(n_rows,)``.
+    """Cosine similarity of every row of ``matrix`` with ``profile``; float32, shape ``(n_rows,)``.
 
-    ``row_norms`` (from :func:`compute_row_norms`, stored with the model) saves an O(nnz) pass;
-    rows with no terms score 0. ``matrix_t`` (from :func:`transpose`, also stored with the
-    model) is the fast path: only the postings of the profile's own terms are read, as a sparse
-    (rows x profile terms) matrix times the profile's non-zero values, instead of a sparse x
-    sparse product over the whole matrix (about 3x faster at 100k movies, see
-    docs/benchmarks.md).
+    See :func:`cosine_scores_multi` for the two paths. At 1M movies the forward product is the
+    fast one for typical profiles (docs/benchmarks.md); the term-major copy ``matrix_t`` is
+    used only when the profile's postings are a small share of the matrix.
     """
-    profile = sp.csr_matrix(profile)
-    n = matrix.shape[0]
-    pnorm = float(np.sqrt(profile.multiply(profile).sum()))
-    if pnorm == 0.0:
-        return np.zeros(n, dtype=np.float64)
-    if matrix_t is not None:
-        profile.sum_duplicates()
-        postings = matrix_t[profile.indices]  # k x n, sparse
-        dots = np.asarray(postings.T @ profile.data.astype(np.float64), dtype=np.float64)
-    else:
-        dots = _sparse_col_to_1d(matrix @ profile.T, n)
-    norms = compute_row_norms(matrix) if row_norms is None else np.asarray(row_norms)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        scores = np.where(norms > 0, dots / (norms * pnorm), 0.0)
-    return scores
+    return cosine_scores_multi(matrix, [profile], row_norms, matrix_t=matrix_t, path=path)[0]
+
+
+# Above this many rows, top_n first finds a lower bound of the n-th best score on a strided
+# sample, so the selection works on a few thousand candidates instead of the whole array.
+_SAMPLE_ABOVE = 50_000
 
 
 def top_n(scores: np.ndarray, exclude_rows: Iterable[int] = (), n: int = 10) -> np.ndarray:
     """Row indices of the ``n`` highest scores, best first, skipping ``exclude_rows``.
 
     Ties are broken by the lower row index so results are deterministic. Rows scoring
-    ``-inf``/NaN are never returned.
+    ``-inf``/NaN are never returned. Cost: one copy of ``scores`` and a few O(n_rows) passes;
+    sorting only touches the candidates at or above the n-th best score.
     """
     if n <= 0:
         return np.empty(0, dtype=np.int64)
-    s = np.array(scores, dtype=np.float64, copy=True)
+    s = np.array(scores, copy=True)
+    if not np.issubdtype(s.dtype, np.floating):
+        s = s.astype(np.float64)
     s[np.isnan(s)] = -np.inf
     excl = np.fromiter((int(r) for r in exclude_rows), dtype=np.int64)
     if len(excl):
@@ -370,15 +431,26 @@ def top_n(scores: np.ndarray, exclude_rows: Iterable[int] = (), n: int = 10) -> 
     k = min(n, len(s))
     if k == 0:
         return np.empty(0, dtype=np.int64)
-    cand = np.argpartition(-s, k - 1)[:k] if k < len(s) else np.arange(len(s))
-    # Sort candidates by score desc, then row asc; include rows tied with the k-th score
-    # that argpartition may have dropped, so ties resolve by row index.
-    kth = s[cand].min()
-    if np.isfinite(kth):
-        cand = np.flatnonzero(s >= kth)
-    order = np.lexsort((cand, -s[cand]))
-    best = cand[order][:k]
-    return best[np.isfinite(s[best])]
+    cand = None
+    if len(s) > _SAMPLE_ABOVE:
+        # The k-th best of any subset is a lower bound of the k-th best of all rows.
+        sample = s[:: max(1, len(s) // (64 * k))]
+        bound = np.partition(sample, len(sample) - k)[len(sample) - k]
+        if np.isfinite(bound):
+            cand = np.flatnonzero(s >= bound)  # ascending rows
+    if cand is None:
+        cand = np.flatnonzero(np.isfinite(s))
+    if len(cand) == 0:
+        return np.empty(0, dtype=np.int64)
+    k = min(k, len(cand))
+    vals = s[cand]
+    kth = np.partition(vals, len(vals) - k)[len(vals) - k]
+    # Everything above the k-th score, then the lowest rows among those tied with it.
+    above = cand[vals > kth]
+    tied = cand[vals == kth][: k - len(above)]
+    best = np.concatenate([above, tied])
+    order = np.lexsort((best, -s[best]))
+    return best[order][:k]
 
 
 # --- Explanations -------------------------------------------------------------------------

@@ -32,7 +32,11 @@ def _error(status: int, message: str) -> JsonResponse:
 
 @require_GET
 def api_recommendations(request):
-    """``GET /api/recommendations?top_n=N`` for the signed-in user (session auth)."""
+    """``GET /api/recommendations?top_n=N`` for the signed-in user (session auth).
+
+    ``strategy`` is "hybrid" (content + collaborative + popularity), "content_based" (a model
+    without a collaborative part) or "popularity_fallback" (cold start); see docs/evaluation.md.
+    """
     if not request.user.is_authenticated:
         return _error(401, "Sign in to get recommendations.")
     try:

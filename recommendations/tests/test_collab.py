@@ -80,6 +80,15 @@ def test_neighbour_scores_and_contributions_match_dense_maths(ratings):
     assert c.shape == (2, 2)
     np.testing.assert_allclose(c.sum(axis=1), expected[[5, 6]], rtol=1e-6)
     assert collab.neighbour_scores(n, [], []).tolist() == [0.0] * 8
+    # The sparse form serving uses: the same scores, for the items that have one.
+    items, values = collab.neighbour_scores_sparse(n, rows, w)
+    dense = np.zeros(8)
+    dense[items] = values
+    np.testing.assert_allclose(dense, expected, rtol=1e-6)
+    assert set(items) == set(np.flatnonzero(n[[0, 3]].getnnz(axis=0)))
+    assert [len(a) for a in collab.neighbour_scores_sparse(n, [], [])] == [0, 0]
+    with pytest.raises(collab.CollabError, match="same length"):
+        collab.neighbour_scores_sparse(n, [0, 1], [1.0])
 
 
 def test_bad_input_is_refused(ratings):

@@ -92,7 +92,7 @@ def test_failed_write_leaves_previous_version_serving_and_nothing_half_written(
 ):
     good = build()
     before = services.recommend_for_user(user=space_fan)
-    assert before.strategy == "content_based" and before.model_version == good.pk
+    assert before.strategy == "hybrid" and before.model_version == good.pk
 
     real_save = np.save
     calls = {"n": 0}
@@ -191,17 +191,17 @@ def test_rollback_and_delete_and_prune(catalog):
 # --- serving -------------------------------------------------------------------------------
 
 
-def test_content_based_recommendations_with_explanations(catalog, space_fan):
+def test_hybrid_recommendations_with_explanations(catalog, space_fan):
     build()
     result = services.recommend_for_user(user=space_fan, top_n=5)
-    assert result.strategy == "content_based"
+    assert result.strategy == "hybrid"
     assert result.total_ratings == 5 and result.needed == 0
     ids = [i.movie.pk for i in result.items]
     rated = set(space_fan.ratings.values_list("movie_id", flat=True))
     assert not rated & set(ids)
     assert ids[0] == catalog["space"][3].pk  # the one space movie not rated yet
     top = result.items[0]
-    assert 0 < top.score <= 1
+    assert top.score > 0
     assert 1 <= len(top.because) <= 3
     assert {m.pk for m in top.because} <= {m.pk for m in catalog["space"][:3]}
     assert top.shared and top.explanation.startswith("Because you liked ")
@@ -218,20 +218,33 @@ def test_content_based_recommendations_with_explanations(catalog, space_fan):
     assert scores == sorted(scores, reverse=True)
 
 
-def test_cold_start_uses_popularity_excluding_rated(catalog, user):
+def test_cold_start_uses_the_hybrid_prior_excluding_rated(catalog, user):
+    # Movies other members liked before the build lead the cold-start list (the prior).
+    for name in ("carol", "dave"):
+        other = UserFactory(username=name)
+        for m in catalog["crime"][:2]:
+            RatingFactory(user=other, movie=m, score=Decimal("4.5"))
     build()
-    rate(user, catalog["space"][:2], "5.0")
+    rate(user, [catalog["crime"][0], *catalog["space"][:1]], "5.0")
     result = services.recommend_for_user(user=user, top_n=10)
     assert result.strategy == "popularity_fallback"
     assert result.fallback_reason == "few_ratings" and result.needed == 3
     ids = [i.movie.pk for i in result.items]
     assert len(ids) == 10
-    assert not {m.pk for m in catalog["space"][:2]} & set(ids)
-    # Other people's ratings make those movies the most popular here.
+    assert not {catalog["crime"][0].pk, catalog["space"][0].pk} & set(ids)  # rated: excluded
+    assert ids[0] == catalog["crime"][1].pk
+    assert result.items[0].explanation == "Popular with members here and well rated on TMDB"
+    assert result.items[0].score >= result.items[-1].score
+
+
+def test_cold_start_without_a_hybrid_uses_site_popularity(catalog, user):
+    """No model at all: most rated on the site, then TMDB popularity."""
+    rate(user, catalog["space"][:2], "5.0")
     other = UserFactory(username="carol")
     for m in catalog["crime"][:2]:
         RatingFactory(user=other, movie=m, score=Decimal("3.0"))
     result = services.recommend_for_user(user=user, top_n=3)
+    assert result.fallback_reason == "no_model"
     assert {i.movie.pk for i in result.items[:2]} == {m.pk for m in catalog["crime"][:2]}
     assert "rated by 1" in result.items[0].explanation
 
@@ -306,7 +319,7 @@ def test_corrupt_artifacts_keep_the_previous_model_serving(catalog, space_fan, c
     corrupt(v2.artifact_dir / "data.npy")
     with caplog.at_level(logging.ERROR, logger="recommendations.serving"):
         result = services.recommend_for_user(user=space_fan)
-    assert result.strategy == "content_based" and result.model_version == v1.pk
+    assert result.strategy == "hybrid" and result.model_version == v1.pk
     assert f"Cannot load model version {v2.pk}" in caplog.text
 
 
@@ -324,7 +337,7 @@ def test_movies_added_after_the_build_are_ignored_until_the_next_one(catalog, sp
     newcomer = make_movie("space", 99)
     rate(space_fan, [newcomer], "5.0")
     result = services.recommend_for_user(user=space_fan)
-    assert result.strategy == "content_based"
+    assert result.strategy == "hybrid"
     assert newcomer.pk not in [i.movie.pk for i in result.items]
     assert services.similar_movies(movie=newcomer) == []
 

@@ -198,7 +198,7 @@ def test_no_dense_conversion_in_the_recommender_code():
     """The matrix and profiles stay sparse: no .toarray()/.todense() anywhere in the path."""
     root = Path(tfidf.__file__).parent
     offenders = []
-    for name in ["tfidf.py", "services.py", "serving.py", "artifacts.py"]:
+    for name in ["tfidf.py", "hybrid.py", "services.py", "serving.py", "artifacts.py"]:
         text = (root / name).read_text()
         for lineno, line in enumerate(text.splitlines(), 1):
             if re.search(r"\.(toarray|todense)\s*\(", line) or ".A1" in line:
@@ -209,3 +209,41 @@ def test_no_dense_conversion_in_the_recommender_code():
 def test_module_has_no_django_imports():
     text = Path(tfidf.__file__).read_text()
     assert not re.search(r"^\s*(from|import)\s+django", text, re.MULTILINE)
+
+
+def test_forward_and_postings_paths_agree_and_are_checked():
+    model = tfidf.fit_tfidf(SOUPS)
+    profiles = [
+        tfidf.user_profile(model.matrix, [0], [5.0]),
+        tfidf.user_profile(model.matrix, [1, 3], [4.0, 5.0]),
+    ]
+    mt = tfidf.transpose(model.matrix)
+    forward = tfidf.cosine_scores_multi(model.matrix, profiles, model.row_norms, path="forward")
+    postings = tfidf.cosine_scores_multi(
+        model.matrix, profiles, model.row_norms, matrix_t=mt, path="postings"
+    )
+    for f, p in zip(forward, postings, strict=True):
+        assert f.dtype == np.float32 and f.shape == (len(SOUPS),)
+        np.testing.assert_allclose(f, p, rtol=1e-5, atol=1e-7)
+    assert forward[0][0] == pytest.approx(1.0, rel=1e-5)  # a movie vs its own profile
+    with pytest.raises(ValueError, match="needs matrix_t"):
+        tfidf.cosine_scores_multi(model.matrix, profiles, path="postings")
+    with pytest.raises(ValueError, match="path must be"):
+        tfidf.cosine_scores(model.matrix, profiles[0], path="dense")
+
+
+def test_top_n_on_a_large_array_matches_a_full_sort():
+    rng = np.random.default_rng(3)
+    scores = rng.random(200_000).astype(np.float32)
+    scores[rng.choice(200_000, 50, replace=False)] = 0.999  # ties at the top
+    scores[::1000] = np.nan
+    exclude = rng.choice(200_000, 300, replace=False)
+    got = tfidf.top_n(scores, exclude, 25)
+    s = np.where(np.isnan(scores), -np.inf, scores.astype(np.float64))
+    s[exclude] = -np.inf
+    expected = np.lexsort((np.arange(len(s)), -s))[:25]
+    assert list(got) == list(expected)
+    # Fewer finite scores than asked for: only those come back.
+    few = np.full(100_000, -np.inf)
+    few[[5, 7]] = [1.0, 2.0]
+    assert list(tfidf.top_n(few, [], 10)) == [7, 5]

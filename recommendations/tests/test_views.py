@@ -20,14 +20,14 @@ def test_page_requires_login(client):
     assert response.status_code == 302 and "/login" in response["Location"]
 
 
-def test_page_shows_content_based_recommendations_with_reasons(client, catalog, space_fan):
+def test_page_shows_hybrid_recommendations_with_reasons(client, catalog, space_fan):
     version = build()
     client.force_login(space_fan)
     response = client.get("/recommendations/")
     assert response.status_code == 200
     html = response.content.decode()
     assert "Recommended for you" in html
-    assert '<code data-testid="strategy">content_based</code>' in html
+    assert '<code data-testid="strategy">hybrid</code>' in html
     assert f"model version {version.pk}" in html
     assert 'data-testid="total-ratings">5<' in html
     assert catalog["space"][3].title in html
@@ -83,7 +83,7 @@ def test_api_returns_recommendations(client, catalog, space_fan):
     response = client.get(API, {"top_n": "3"})
     assert response.status_code == 200
     body = response.json()
-    assert body["strategy"] == "content_based"
+    assert body["strategy"] == "hybrid"
     assert body["total_ratings"] == 5 and body["model_version"] == version.pk
     assert 1 <= len(body["recommendations"]) <= 3
     first = body["recommendations"][0]
@@ -99,7 +99,7 @@ def test_api_returns_recommendations(client, catalog, space_fan):
     }
     target = catalog["space"][3]
     assert first["tmdb_id"] == target.tmdb_id and first["title"] == target.title
-    assert first["year"] == target.year and 0 < first["score"] <= 1
+    assert first["year"] == target.year and first["score"] > 0
     assert first["because"].startswith("Because you liked Space Movie")
 
 

@@ -95,6 +95,12 @@ class Command(BaseCommand):
             ("vocabulary", version.vocabulary_size),
             ("non-zeros", version.nnz),
             ("min_df used", min_df_text),
+            (
+                "site ratings",
+                f"{version.site_ratings} from {version.site_users} users "
+                f"on {version.rated_items} movies (hybrid)",
+            ),
+            ("collaborative", _collab_text(version)),
             ("build seconds", f"{version.build_seconds:.2f}"),
             ("artifacts", version.artifact_dir),
         ]:
@@ -102,6 +108,14 @@ class Command(BaseCommand):
         if opts["prune"]:
             pruned = services.prune_versions()
             self.stdout.write(f"Pruned {pruned} old version(s).")
+
+
+def _collab_text(version) -> str:
+    if not version.hybrid_params.get("collab", True):
+        return "off (RECS_COLLABORATIVE=false): content + popularity"
+    if not version.cf_neighbours:
+        return "nothing learned yet (fewer than two rated movies)"
+    return f"{version.cf_neighbours} neighbour entries"
 
 
 def _number(text: str) -> int | float:

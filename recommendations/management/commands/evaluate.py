@@ -2,7 +2,9 @@
 
 Thin wrapper: the protocol, the strategies and the metrics live in
 ``recommendations/evaluation.py`` (pure, tested without a database). Reads only files, never the
-site's database. See docs/evaluation.md.
+site's database -- unless ``--model-version ID`` or ``--record`` (the active version) is given:
+then the run uses that version's TF-IDF and hybrid parameters and is saved as an ``Evaluation``
+of it, shown on the model version's admin page. See docs/evaluation.md.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from tqdm import tqdm
 
-from recommendations import evaluation
+from recommendations import evaluation, hybrid, services, tfidf
+from recommendations.models import ModelVersion
 
 METRICS = ("precision", "recall", "ndcg", "hit_rate", "coverage")
 
@@ -69,6 +72,19 @@ class Command(BaseCommand):
             help="a test rating at least this is relevant (4.0)",
         )
         parser.add_argument("--no-chart", action="store_true", help="skip the PNG chart")
+        record = parser.add_mutually_exclusive_group()
+        record.add_argument(
+            "--model-version",
+            type=int,
+            default=None,
+            metavar="ID",
+            help="evaluate with this model version's parameters and save the result on it",
+        )
+        record.add_argument(
+            "--record",
+            action="store_true",
+            help="same as --model-version with the active version",
+        )
 
     def handle(self, *args, **opts):
         names = [s.strip() for s in opts["strategies"].split(",") if s.strip()]
@@ -85,6 +101,18 @@ class Command(BaseCommand):
             raise CommandError("--k must be >= 1 and --min-ratings >= 2.")
         if not 0 < opts["history_fraction"] < 1:
             raise CommandError("--history-fraction must be between 0 and 1 (exclusive).")
+        version = self._version(opts)
+        tfidf_params = hybrid_params = None
+        if version is not None:
+            try:
+                tfidf_params = tfidf.TfidfParams.from_dict(version.params)
+                hybrid_params = (
+                    hybrid.HybridParams.from_dict(version.hybrid_params)
+                    if version.hybrid_params
+                    else hybrid.HybridParams()  # built before the hybrid: its defaults
+                )
+            except (tfidf.TfidfError, hybrid.HybridError, TypeError) as exc:
+                raise CommandError(f"Version {version.pk} has unusable parameters: {exc}") from exc
         protocol = evaluation.ProtocolParams(
             min_ratings=opts["min_ratings"],
             history_fraction=opts["history_fraction"],
@@ -109,7 +137,9 @@ class Command(BaseCommand):
             f"Catalog {len(catalog)} movies, {len(ratings.rows)} ratings on them, "
             f"{len(splits)} users evaluated."
         )
-        ctx = evaluation.make_context(catalog, splits, k=protocol.k)
+        ctx = evaluation.make_context(
+            catalog, splits, k=protocol.k, tfidf_params=tfidf_params, hybrid_params=hybrid_params
+        )
 
         results = []
         bar = tqdm(names, unit="strategy", disable=opts["verbosity"] < 1, file=self.stderr)
@@ -148,11 +178,42 @@ class Command(BaseCommand):
             chart = out / "evaluation.png"
             write_chart(results, chart, k=protocol.k, users=len(splits))
 
+        if version is not None:
+            record = services.record_evaluation(
+                version=version,
+                metrics=report,
+                protocol=dict(protocol.__dict__),
+                params={
+                    "tfidf": ctx.tfidf_model.params.to_dict(),
+                    "hybrid": ctx.hybrid_params.to_dict(),
+                },
+                input_files={key: str(opts[key]) for key in ("ratings", "links", "tmdb")},
+                catalog_size=len(catalog),
+                users=len(splits),
+                seconds=round(elapsed, 1),
+            )
+            self.stdout.write(f"Saved as evaluation {record.pk} of model version {version.pk}.")
         self.stdout.write(format_table(results, k=protocol.k))
         self.stdout.write(f"Report: {out / 'report.json'}; per user: {per_user_path}")
         if chart:
             self.stdout.write(f"Chart: {chart}")
         self.stdout.write(self.style.SUCCESS(f"Done in {elapsed:.1f} s."))
+
+    def _version(self, opts) -> ModelVersion | None:
+        """The version to evaluate and record on, checked before any work is done."""
+        if opts["model_version"] is not None:
+            version = ModelVersion.objects.filter(pk=opts["model_version"]).first()
+            if version is None:
+                raise CommandError(f"Model version {opts['model_version']} does not exist.")
+        elif opts["record"]:
+            version = ModelVersion.objects.active().first()
+            if version is None:
+                raise CommandError("--record: no model version is active; build one first.")
+        else:
+            return None
+        if version.status != ModelVersion.Status.READY:
+            raise CommandError(f"Model version {version.pk} is {version.status}, not ready.")
+        return version
 
 
 def format_table(results, *, k: int) -> str:
