@@ -58,10 +58,14 @@ class Command(BaseCommand):
 
         bar = tqdm(total=0, unit="movie", disable=opts["verbosity"] < 1, file=self.stderr)
 
+        # The build reports several stages; name each stage's unit so the rate reads right.
+        units = {"Reading the catalog": "movie", "Reading ratings": "rating"}
+
         def progress(current: int, total: int, message: str) -> None:
             if bar.desc != message:
-                bar.set_description(message)
+                bar.unit = units.get(message, "step")
                 bar.reset(total=total)
+                bar.set_description(message, refresh=False)
             bar.n = current
             bar.refresh()
 
