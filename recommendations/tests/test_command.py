@@ -139,3 +139,16 @@ def test_tfidf_versions_lists_activates_and_prunes(catalog):
     assert "Pruned 2 version(s)." in out.getvalue()
     assert list(ModelVersion.objects.values_list("pk", flat=True)) == [v1.pk]
     assert not v2.artifact_dir.exists()
+
+
+@pytest.mark.django_db
+def test_build_tfidf_quiet_builds_without_a_progress_bar():
+    """-v 0 disables the bar; the progress callback must not depend on it."""
+    from tests.factories import MovieFactory
+
+    for _ in range(5):
+        MovieFactory()
+    err = StringIO()
+    call_command("build_tfidf", verbosity=0, stdout=StringIO(), stderr=err)
+    assert ModelVersion.objects.get().is_active
+    assert "Reading the catalog" not in err.getvalue()

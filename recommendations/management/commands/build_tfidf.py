@@ -59,10 +59,13 @@ class Command(BaseCommand):
         bar = tqdm(total=0, unit="movie", disable=opts["verbosity"] < 1, file=self.stderr)
 
         # The build reports several stages; name each stage's unit so the rate reads right.
+        # The stage is tracked here, not read back from the bar: a disabled bar (-v 0) has none.
         units = {"Reading the catalog": "movie", "Reading ratings": "rating"}
+        stage = {"name": None}
 
         def progress(current: int, total: int, message: str) -> None:
-            if bar.desc != message:
+            if stage["name"] != message:
+                stage["name"] = message
                 bar.unit = units.get(message, "step")
                 bar.reset(total=total)
                 bar.set_description(message, refresh=False)
