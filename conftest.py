@@ -7,6 +7,9 @@ silently skipping them.
 
 import datetime
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -75,3 +78,88 @@ def auth_client(client, user):
 @pytest.fixture
 def movie(db):
     return MovieFactory(title="Amélie", release_date=datetime.date(2001, 4, 25))
+
+
+@pytest.fixture
+def celery_workers(settings, tmp_path):
+    """Start real Celery workers: subprocesses on the Redis broker, using the pytest database.
+
+    Returns ``start(count=1, name="test", extra_env=None) -> (procs, log_paths, env)``. Only
+    possible on Postgres + Redis (a separate process cannot see an in-memory SQLite test
+    database), so it skips otherwise with that reason (CI's second pass runs it); when it runs,
+    a worker that does not come up is a failure, not a skip. Workers stop after the test.
+    """
+    from django.db import connection
+
+    from netflixrecs.celery import app
+
+    db = settings.DATABASES["default"]
+    # From the environment: some fixtures blank settings.REDIS_URL to test in-process paths.
+    redis_url = os.environ.get("REDIS_URL", "")
+    if not db["ENGINE"].endswith("postgresql") or not redis_url:
+        pytest.skip("needs Postgres + Redis (runs in the second CI pass)")
+    url = (
+        f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{db['HOST'] or '127.0.0.1'}:"
+        f"{db['PORT'] or 5432}/{connection.settings_dict['NAME']}"
+    )
+    base_env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "REDIS_URL": redis_url,
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "CELERY_RESULT_BACKEND": settings.CELERY_RESULT_BACKEND or settings.CELERY_BROKER_URL,
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+        "MODEL_DIR": str(settings.MODEL_DIR),
+        "CONN_MAX_AGE": "0",
+    }
+    celery = Path(sys.executable).with_name("celery")
+    started: list[subprocess.Popen] = []
+
+    def start(*, count: int = 1, name: str = "test", extra_env: dict | None = None):
+        env = {**base_env, **(extra_env or {})}
+        procs, logs, nodes = [], [], []
+        for n in range(count):
+            # A per-run node name so a leftover worker of another run never answers our ping.
+            node = f"{name}-{n}-{os.getpid()}-{time.monotonic_ns()}@localhost"
+            log_path = tmp_path / f"{name}-worker-{n}.log"
+            with open(log_path, "wb") as log:
+                proc = subprocess.Popen(
+                    [str(celery), "-A", "netflixrecs", "worker", "-P", "solo", "-c", "1"]
+                    + ["--without-heartbeat", "--without-gossip", "--without-mingle"]
+                    + ["-n", node, "--loglevel", "INFO"],
+                    cwd=str(settings.BASE_DIR),
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            started.append(proc)
+            procs.append(proc)
+            logs.append(log_path)
+            nodes.append(node)
+        app.conf.task_always_eager = False
+        deadline = time.monotonic() + 60
+        pending = set(nodes)
+        while pending:
+            for proc, log_path in zip(procs, logs, strict=True):
+                if proc.poll() is not None:
+                    pytest.fail(
+                        f"Celery worker exited with {proc.returncode}:\n{log_path.read_text()}",
+                        pytrace=False,
+                    )
+            for reply in app.control.ping(destination=list(pending), timeout=1.0):
+                pending -= set(reply)
+            if pending and time.monotonic() > deadline:
+                logs_text = "\n".join(p.read_text() for p in logs)
+                pytest.fail(
+                    f"Celery workers {pending} did not come up in 60 s:\n{logs_text}", pytrace=False
+                )
+        return procs, logs, env
+
+    yield start
+    for proc in started:
+        proc.terminate()
+    for proc in started:
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()

@@ -58,6 +58,23 @@ class MovieData:
     extra: dict = field(default_factory=dict)
 
 
+@dataclass
+class UpsertCounts:
+    """What a batch of :func:`upsert_movie` calls did; the import summaries extend it."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def count(self, *, created: bool, changed: bool) -> None:
+        if created:
+            self.created += 1
+        elif changed:
+            self.updated += 1
+        else:
+            self.unchanged += 1
+
+
 SCALAR_FIELDS = (
     "title",
     "original_title",

@@ -17,7 +17,7 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from movies.services.catalog import CastRef, MovieData, NamedRef, upsert_movie
+from movies.services.catalog import CastRef, MovieData, NamedRef, UpsertCounts, upsert_movie
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"
 
@@ -83,11 +83,8 @@ class DemoEntry:
 
 
 @dataclass
-class DemoLoadSummary:
+class DemoLoadSummary(UpsertCounts):
     files: list[str] = field(default_factory=list)
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
 
     @property
     def total(self) -> int:
@@ -296,12 +293,7 @@ def load_demo_catalog(
     with transaction.atomic():
         for done, entry in enumerate(entries, start=1):
             _, created, changed = upsert_movie(data=entry.data)
-            if created:
-                summary.created += 1
-            elif changed:
-                summary.updated += 1
-            else:
-                summary.unchanged += 1
+            summary.count(created=created, changed=changed)
             if progress is not None:
                 progress(done, total)
     return summary

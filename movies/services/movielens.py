@@ -24,7 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from movies.models import SCORE_CHOICES, Movie, Rating
-from movies.services.catalog import MovieData, NamedRef, upsert_movie
+from movies.services.catalog import MovieData, NamedRef, UpsertCounts, upsert_movie
 
 # progress(stage, done, total)
 ProgressFn = Callable[[str, int, int], None]
@@ -124,11 +124,8 @@ def normalise_tag(tag: str) -> str:
 
 
 @dataclass
-class ImportSummary:
+class ImportSummary(UpsertCounts):
     movies_read: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
     skipped_no_tmdb: int = 0
     conflicts: list[str] = field(default_factory=list)
     tags_read: int = 0
@@ -299,12 +296,7 @@ def _import_movie(row, line, links, tags, known: dict, summary: ImportSummary) -
         )
     _, created, changed = upsert_movie(data=data)
     by_ml[ml_id], by_tmdb[tmdb_id] = tmdb_id, ml_id
-    if created:
-        summary.created += 1
-    elif changed:
-        summary.updated += 1
-    else:
-        summary.unchanged += 1
+    summary.count(created=created, changed=changed)
 
 
 def _import_ratings(rating_rows, summary: ImportSummary, progress) -> None:

@@ -23,7 +23,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from movies.models import SyncRun
-from movies.services.catalog import CastRef, MovieData, NamedRef, upsert_movie
+from movies.services.catalog import CastRef, MovieData, NamedRef, UpsertCounts, upsert_movie
 from movies.tmdb import TMDBAuthError, TMDBClient, TMDBError
 
 logger = logging.getLogger(__name__)
@@ -46,12 +46,9 @@ class SyncStopped(Exception):
 
 
 @dataclass
-class SyncSummary:
+class SyncSummary(UpsertCounts):
     pages: int = 0
     fetched: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
     failed: int = 0
     failures: list[tuple[int | str, str]] = field(default_factory=list)
 
@@ -191,12 +188,7 @@ def _sync_one(client: TMDBClient, tmdb_id: int, summary: SyncSummary) -> None:
         # Bad data for this one movie (or a row the database refuses): skip it, keep going.
         summary.fail(tmdb_id, f"could not store movie {tmdb_id}: {exc}")
         return
-    if created:
-        summary.created += 1
-    elif changed:
-        summary.updated += 1
-    else:
-        summary.unchanged += 1
+    summary.count(created=created, changed=changed)
 
 
 def sync_popular(
