@@ -311,6 +311,21 @@ def run_django(args) -> None:
     call_command("migrate", verbosity=0)
     print(f"\n== django (scratch SQLite in {scratch})")
 
+    def time_requests(users) -> tuple[list[float], set[str]]:
+        """One warm-up call per user (loads the model), then one timed call."""
+        samples, strategies = [], set()
+        for user in users:
+            services.recommend_for_user(user=user)
+            t0 = time.perf_counter()
+            result = services.recommend_for_user(user=user, top_n=10)
+            samples.append(time.perf_counter() - t0)
+            strategies.add(result.strategy)
+        return samples, strategies
+
+    def print_examples(user) -> None:
+        for item in services.recommend_for_user(user=user, top_n=3).items:
+            print(f"    {item.movie.title}: {item.score} · {item.explanation}")
+
     def build_and_report(label: str) -> None:
         version = services.build_model(triggered_by="bench")
         print(
@@ -321,7 +336,7 @@ def run_django(args) -> None:
         user_model = get_user_model()
         rng = np.random.default_rng(args.seed)
         ids = np.array(Movie.objects.values_list("pk", flat=True))
-        samples, strategies = [], set()
+        users = []
         for u in range(args.django_users):
             user, _ = user_model.objects.get_or_create(username=f"bench-{label}-{u}")
             Rating.objects.filter(user=user).delete()
@@ -330,18 +345,13 @@ def run_django(args) -> None:
                 Rating(user=user, movie_id=int(m), score=Decimal(str(rng.choice([3.5, 4, 4.5, 5]))))
                 for m in picks
             )
-            services.recommend_for_user(user=user)  # first call loads the model
-            t0 = time.perf_counter()
-            result = services.recommend_for_user(user=user, top_n=10)
-            samples.append(time.perf_counter() - t0)
-            strategies.add(result.strategy)
+            users.append(user)
+        samples, strategies = time_requests(users)
         print(
             f"{label}: recommend_for_user (DB queries included): {percentiles(samples)}; "
             f"strategies {sorted(strategies)}"
         )
-        example = services.recommend_for_user(user=user, top_n=3)
-        for item in example.items:
-            print(f"    {item.movie.title}: {item.score} · {item.explanation}")
+        print_examples(users[-1])
 
         # Rebuilt now that the bench users have rated: the hybrid learns from their ratings
         # (a collaborative part once two movies are co-rated) and serves "hybrid".
@@ -351,20 +361,12 @@ def run_django(args) -> None:
             f"{version.site_users} users ({version.cf_neighbours:,} neighbour entries), "
             f"build_model {version.build_seconds:.2f} s"
         )
-        samples, strategies = [], set()
-        for u in range(args.django_users):
-            user = user_model.objects.get(username=f"bench-{label}-{u}")
-            services.recommend_for_user(user=user)  # first call loads the model
-            t0 = time.perf_counter()
-            result = services.recommend_for_user(user=user, top_n=10)
-            samples.append(time.perf_counter() - t0)
-            strategies.add(result.strategy)
+        samples, strategies = time_requests(users)
         print(
             f"{label}: recommend_for_user after the rebuild: {percentiles(samples)}; "
             f"strategies {sorted(strategies)}"
         )
-        for item in services.recommend_for_user(user=user, top_n=3).items:
-            print(f"    {item.movie.title}: {item.score} · {item.explanation}")
+        print_examples(users[-1])
 
     t0 = time.perf_counter()
     try:

@@ -227,6 +227,7 @@ class ScoreParts:
     liked_weights: np.ndarray = field(default_factory=lambda: np.zeros(0))
     explainable_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     cold_start: bool = False
+    prior_weight: float = 0.0
 
 
 def _validate_history(rows, scores, n_items) -> tuple[np.ndarray, np.ndarray]:
@@ -315,6 +316,7 @@ def score_parts(
     # Nothing liked and nothing learned: rank by the prior (pushed down by dislikes).
     parts.cold_start = parts.cf_scale == 0 and parts.content_scale == 0
     prior_weight = 1.0 if parts.cold_start else weights["prior"]
+    parts.prior_weight = prior_weight
     total = np.multiply(prior, np.float32(prior_weight), dtype=np.float32)
     if parts.cf_scale > 0:
         total[cf_items] += (weights["cf"] / parts.cf_scale) * cf_values
@@ -341,6 +343,9 @@ class Recommendation:
     row: int
     score: float
     because: tuple[int, ...]  # history rows that contributed most (liked ones), best first
+    # Share of the score that comes from the prior (popular, well rated), not from the user's
+    # own ratings: lets the site say so instead of crediting a liked movie for it.
+    prior_share: float = 0.0
 
 
 def cold_start(
@@ -446,7 +451,11 @@ def recommend(
         if explain_k > 0 and not parts.cold_start
         else [() for _ in best]
     )
-    return [
-        Recommendation(row=int(r), score=float(parts.scores[r]), because=reasons[i])
-        for i, r in enumerate(best)
-    ]
+    prior = np.asarray(arrays["prior"])
+    recs = []
+    for i, r in enumerate(best):
+        score = float(parts.scores[r])
+        from_prior = float(prior[r]) * parts.prior_weight
+        share = min(1.0, max(0.0, from_prior / score)) if score > 0 else 0.0
+        recs.append(Recommendation(row=int(r), score=score, because=reasons[i], prior_share=share))
+    return recs

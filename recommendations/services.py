@@ -38,6 +38,8 @@ ProgressFn = Callable[[int, int, str], None]
 # "content_based" = a model without a collaborative part (RECS_COLLABORATIVE off, or a version
 # built before the hybrid); "popularity_fallback" = cold start (too few ratings, nothing liked).
 STRATEGY_HYBRID = "hybrid"
+# A recommendation whose score is mostly the popularity prior is explained as such.
+PRIOR_LED_SHARE = 0.6
 STRATEGY_CONTENT = "content_based"
 STRATEGY_FALLBACK = "popularity_fallback"
 MAX_TOP_N = 50
@@ -709,8 +711,7 @@ def _recommend_hybrid(
                 score=round(rec.score, 4),
                 because=because,
                 shared=shared,
-                # Nothing in common with the user's movies: it is here on the prior alone.
-                reason="" if because or shared else "Popular with members who rate like you",
+                reason=_hybrid_reason(rec, because=because, shared=shared),
             )
         )
     return RecommendationResult(
@@ -721,6 +722,21 @@ def _recommend_hybrid(
         needed=0,
         model_version=model.version_id,
     )
+
+
+def _hybrid_reason(rec: hybrid.Recommendation, *, because: list, shared: list[str]) -> str:
+    """Say what mostly put a movie on the list: the user's own movies, or its popularity.
+
+    A movie that is there mostly on the prior (popular and well rated) is not credited to a
+    liked movie alone; an empty string lets :attr:`Recommendation.explanation` build the usual
+    "Because you liked X · shared: ..." text.
+    """
+    if not because and not shared:
+        return "Popular and well rated"
+    if rec.prior_share < PRIOR_LED_SHARE:
+        return ""
+    liked = ", ".join(m.title for m in because[:2])
+    return "Popular and well rated" + (f" · also close to {liked}" if liked else "")
 
 
 def _recommend_content(

@@ -194,3 +194,17 @@ def test_term_major_fast_path_gives_the_same_scores(model, site_ratings):
         rtol=1e-6,
         atol=1e-9,
     )
+
+
+def test_prior_share_tells_popular_picks_from_personal_ones(model, site_ratings):
+    """A space fan: space movies are there on content, the romance ones on the prior."""
+    arrays = arrays_for(model, site_ratings, collab=False)
+    recs = hybrid.recommend(
+        arrays, tfidf_matrix=model.matrix, history_rows=[0], history_scores=[5.0], n=7
+    )
+    share = {r.row: r.prior_share for r in recs}
+    assert all(0.0 <= s <= 1.0 for s in share.values())
+    # Row 3 shares no word with row 0 and has the highest TMDB figure: all prior.
+    assert share[3] == pytest.approx(1.0)
+    # Row 1 shares three words with row 0: mostly content.
+    assert share[1] < 0.5

@@ -232,3 +232,17 @@ def test_build_command_reports_what_the_hybrid_learned(co_raters, space_fan, set
     out = StringIO()
     call_command("build_tfidf", stdout=out, stderr=StringIO())
     assert "off (RECS_COLLABORATIVE=false)" in out.getvalue()
+
+
+def test_popular_picks_are_explained_as_popular(catalog, space_fan):
+    """Whatever the blend puts on the list mostly for popularity says so, instead of
+    crediting a liked movie; personal picks keep "Because you liked"."""
+    services.build_model(triggered_by="test")
+    result = services.recommend_for_user(user=space_fan, top_n=20)
+    assert result.items
+    for item in result.items:
+        assert item.explanation
+    led = [i for i in result.items if i.reason.startswith("Popular and well rated")]
+    personal = [i for i in result.items if i.explanation.startswith("Because you liked")]
+    assert personal, [i.explanation for i in result.items]
+    assert len(led) + len(personal) == len(result.items)
