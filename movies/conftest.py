@@ -52,24 +52,25 @@ def point_client_at(settings, fake: FakeTMDB) -> None:
     tmdb.reset_rate_limiters()
 
 
-@pytest.fixture
-def fake_tmdb(settings):
-    """The fake with 45 invented movies; the client is configured to use it."""
-    fake = FakeTMDB(movies=invented_catalog()).start()
+def _serve(settings, fake: FakeTMDB):
+    """Start ``fake``, point the client at it, and stop it after the test."""
+    fake.start()
     point_client_at(settings, fake)
     yield fake
     fake.stop()
     tmdb.reset_rate_limiters()
+
+
+@pytest.fixture
+def fake_tmdb(settings):
+    """The fake with 45 invented movies; the client is configured to use it."""
+    yield from _serve(settings, FakeTMDB(movies=invented_catalog()))
 
 
 @pytest.fixture
 def shared_fake_tmdb(settings, shared_data_dir):
     """The fake serving the 3,000 TMDB movies of the shared dataset (read at run time)."""
-    fake = FakeTMDB(data_path=shared_data_dir / DATA_FILE).start()
-    point_client_at(settings, fake)
-    yield fake
-    fake.stop()
-    tmdb.reset_rate_limiters()
+    yield from _serve(settings, FakeTMDB(data_path=shared_data_dir / DATA_FILE))
 
 
 @pytest.fixture
