@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 migrate: venv
+	mkdir -p var
 	$(BIN)/python manage.py migrate --noinput
 
 demo: migrate

@@ -84,17 +84,28 @@ TEMPLATES = [
 ]
 
 # --- Database -----------------------------------------------------------------------------
-# No DATABASE_URL: an SQLite file under var/, so a newcomer needs nothing installed.
-VAR_DIR.mkdir(exist_ok=True)
+# No DATABASE_URL: an SQLite file under var/, so a newcomer needs nothing installed. Settings
+# create no directories at import time; `make migrate` (and `make demo`) creates var/.
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-else:
-    # SQLite: wait for a concurrent writer instead of failing with "database is locked".
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # SQLite under concurrent web use (Django 5.1+ OPTIONS): WAL lets readers run beside the
+    # one writer; IMMEDIATE transactions take the write lock at BEGIN, so a writer waits for
+    # busy_timeout instead of failing with "database is locked" when it upgrades a read lock
+    # half-way through a transaction; synchronous=NORMAL is the durable-enough WAL setting.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": env.int("SQLITE_BUSY_TIMEOUT", default=20),
+            "transaction_mode": "IMMEDIATE",
+            "init_command": (
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;"
+            ),
+        }
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -116,6 +127,12 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=CELERY_BROKER_URL or None)
 # No broker configured: run tasks in-process, so the site works with nothing else running.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not CELERY_BROKER_URL)
+if PRODUCTION and CELERY_TASK_ALWAYS_EAGER and "CELERY_TASK_ALWAYS_EAGER" not in env.ENVIRON:
+    # A 30-minute build must not run inside an admin's HTTP request by accident.
+    raise environ.ImproperlyConfigured(
+        "Production needs a Celery broker (set REDIS_URL or CELERY_BROKER_URL); to run tasks "
+        "in-process anyway, set CELERY_TASK_ALWAYS_EAGER=true explicitly."
+    )
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_TRACK_STARTED = True
 CELERY_TASK_ACKS_LATE = True
@@ -133,13 +150,23 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
 
 # --- Email --------------------------------------------------------------------------------
-# Console by default: password-reset mails are printed where runserver runs.
-EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+# Console by default in development: password-reset mails are printed where runserver runs.
+# Production must name a real backend: reset links printed to a server log are a leak.
+if PRODUCTION:
+    EMAIL_CONFIG = env.email_url("EMAIL_URL")
+    if EMAIL_CONFIG["EMAIL_BACKEND"].endswith(("console.EmailBackend", "dummy.EmailBackend")):
+        raise environ.ImproperlyConfigured(
+            "EMAIL_URL must name a real mail backend in production (e.g. smtp+tls://...), "
+            "not the console or dummy backend."
+        )
+else:
+    EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="netflixrecs <noreply@localhost>")
 
@@ -152,7 +179,7 @@ USE_TZ = True
 # --- Static files -------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 # Development and tests serve files straight from the app/static folders, no collectstatic.
 WHITENOISE_USE_FINDERS = not PRODUCTION
 WHITENOISE_AUTOREFRESH = not PRODUCTION
@@ -225,7 +252,8 @@ if TMDB_REFRESH_EVERY_HOURS > 0:
     }
 
 # --- Recommender --------------------------------------------------------------------------
-MODEL_DIR = env.path("MODEL_DIR", default=VAR_DIR / "models")
+# Plain pathlib.Path values (not environ.Path): the code uses / and .is_dir() on them.
+MODEL_DIR = Path(env.str("MODEL_DIR", default=str(VAR_DIR / "models")))
 # Users with fewer ratings than this get the popularity fallback.
 RECS_MIN_RATINGS = env.int("RECS_MIN_RATINGS", default=5)
 # Ratings at or above this count as "liked" for the content profile.
@@ -249,4 +277,4 @@ RECS_KEEP_VERSIONS = env.int("RECS_KEEP_VERSIONS", default=3)
 RECS_COLLABORATIVE = env.bool("RECS_COLLABORATIVE", default=True)
 
 # --- Demo ---------------------------------------------------------------------------------
-SHARED_DATA_DIR = env.path("SHARED_DATA_DIR", default=BASE_DIR.parent / "shared" / "data")
+SHARED_DATA_DIR = Path(env.str("SHARED_DATA_DIR", default=str(BASE_DIR.parent / "shared" / "data")))

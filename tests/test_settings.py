@@ -9,12 +9,23 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 STRONG_KEY = "prod-" + "k3y-7Qz9xLm2Vb8Nc4Rt6Yw1Ps5Df0Gh3Jk" * 2
+# What production needs besides the key and hosts: a broker and a real mail backend.
+PROD = {
+    "DJANGO_ENV": "production",
+    "SECRET_KEY": STRONG_KEY,
+    "ALLOWED_HOSTS": "netflixrecs.example",
+    "CELERY_BROKER_URL": "redis://127.0.0.1:6379/9",
+    "EMAIL_URL": "smtp+tls://mailer:secret@smtp.example.com:587",
+}
 
 
 def _run(args, **env_overrides):
     ignored = {"SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_ALLOW_ASYNC_UNSAFE", "DEBUG"}
     env = {k: v for k, v in os.environ.items() if k not in ignored}
-    env.pop("DJANGO_ENV", None)
+    for name in ("DJANGO_ENV", "EMAIL_URL", "CELERY_BROKER_URL", "CELERY_TASK_ALWAYS_EAGER"):
+        env.pop(name, None)
+    # The real settings module, not the test one pytest runs with.
+    env["DJANGO_SETTINGS_MODULE"] = "netflixrecs.settings"
     env.update(env_overrides)
     return subprocess.run(
         [sys.executable, "manage.py", *args],
@@ -27,23 +38,60 @@ def _run(args, **env_overrides):
 
 
 def test_production_passes_check_deploy_without_warnings():
-    result = _run(
-        ["check", "--deploy", "--fail-level", "WARNING"],
-        DJANGO_ENV="production",
-        SECRET_KEY=STRONG_KEY,
-        ALLOWED_HOSTS="netflixrecs.example",
-    )
+    result = _run(["check", "--deploy", "--fail-level", "WARNING"], **PROD)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
 
 @pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS"])
 def test_production_refuses_to_start_without_required_settings(missing):
-    env = {"DJANGO_ENV": "production", "SECRET_KEY": STRONG_KEY, "ALLOWED_HOSTS": "x.example"}
+    env = dict(PROD)
     del env[missing]
     result = _run(["check"], **env)
     assert result.returncode != 0
     assert f"Set the {missing} environment variable" in result.stderr
+
+
+def test_production_refuses_in_process_tasks_unless_asked_for():
+    env = dict(PROD)
+    del env["CELERY_BROKER_URL"]
+    refused = _run(["check"], **env)
+    assert refused.returncode != 0
+    assert "Production needs a Celery broker" in refused.stderr
+    allowed = _run(["check"], **env, CELERY_TASK_ALWAYS_EAGER="true")
+    assert allowed.returncode == 0, allowed.stderr
+
+
+@pytest.mark.parametrize("email_url", [None, "consolemail://", "dummymail://"])
+def test_production_refuses_to_start_without_a_real_mail_backend(email_url):
+    env = dict(PROD)
+    del env["EMAIL_URL"]
+    if email_url:
+        env["EMAIL_URL"] = email_url
+    result = _run(["check"], **env)
+    assert result.returncode != 0
+    expected = "EMAIL_URL must name a real mail backend" if email_url else "Set the EMAIL_URL"
+    assert expected in result.stderr
+
+
+def test_settings_create_no_directories():
+    """Importing the settings must not touch the disk (read-only containers, packaging)."""
+    code = (
+        "import os, pathlib\n"
+        "def refuse(self, *a, **k): raise SystemExit(f'settings created {self}')\n"
+        "pathlib.Path.mkdir = refuse\n"
+        "os.makedirs = os.mkdir = refuse\n"
+        "import netflixrecs.settings\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "netflixrecs.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_development_check_deploy_warns():
