@@ -21,6 +21,7 @@ scipy is allowed to follow its indices.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -168,7 +169,9 @@ def check_csr(arrays: dict[str, np.ndarray], prefix: str = "", *, shape=None) ->
         indptr = arrays[f"{prefix}indptr"]
         stored_shape = arrays[f"{prefix}shape"]
     except KeyError as exc:
-        raise ArtifactError(f"Sparse matrix {prefix or 'main'!r}: array {exc} is missing.") from None
+        raise ArtifactError(
+            f"Sparse matrix {prefix or 'main'!r}: array {exc} is missing."
+        ) from None
     name = f"sparse matrix {prefix or 'main'!r}"
 
     def fail(why: str):
@@ -181,7 +184,11 @@ def check_csr(arrays: dict[str, np.ndarray], prefix: str = "", *, shape=None) ->
         fail(f"negative shape {n_rows}x{n_cols}")
     if shape is not None and (n_rows, n_cols) != tuple(shape):
         fail(f"shape {n_rows}x{n_cols}, expected {shape[0]}x{shape[1]}")
-    for label, arr, kinds in (("data", data, "f"), ("indices", indices, "iu"), ("indptr", indptr, "iu")):
+    for label, arr, kinds in (
+        ("data", data, "f"),
+        ("indices", indices, "iu"),
+        ("indptr", indptr, "iu"),
+    ):
         if arr.ndim != 1:
             fail(f"{label} is not one-dimensional")
         if arr.dtype.kind not in kinds:
@@ -204,11 +211,9 @@ def remove_dir(path: Path) -> None:
     path = Path(path)
     if not path.exists():
         return
-    try:
-        # Write permission on the directory is what unlinking its files needs.
+    # Write permission on the directory is what unlinking its files needs.
+    with contextlib.suppress(OSError):
         os.chmod(path, stat.S_IRWXU)
-    except OSError:
-        pass
     shutil.rmtree(path, ignore_errors=True)
 
 

@@ -3,6 +3,8 @@ without knowing which part refused."""
 
 from __future__ import annotations
 
+from netflixrecs.jobs.models import JobAlreadyRunning
+
 
 class RecommenderError(Exception):
     """Base class of every error the recommender raises on purpose."""
@@ -16,10 +18,9 @@ class VersionError(RecommenderError):
     """An operation on a model version is not allowed (e.g. activating a failed one)."""
 
 
-class BuildAlreadyRunning(RecommenderError):
-    """Single-flight: another build is queued or running."""
+class BuildAlreadyRunning(RecommenderError, JobAlreadyRunning):
+    """Single-flight: another build is queued or running (``running`` is that version).
 
-    def __init__(self, running=None):
-        self.running = running
-        which = f" (version {running.pk}, {running.status})" if running else ""
-        super().__init__(f"A build is already running{which}; not starting another one.")
+    Raised by the job base (``ModelVersion.already_running_error``) with the message of
+    ``ModelVersion.already_running_message``.
+    """

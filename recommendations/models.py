@@ -15,24 +15,19 @@ from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from netflixrecs.jobs.models import Job, JobQuerySet, JobStatus
+
 from .artifacts import remove_dir, remove_stale_tmp_dirs
 from .errors import BuildAlreadyRunning, VersionError
 
-IN_PROGRESS = ("queued", "running")
-# The one key of model builds: the single-flight constraint allows one in-progress row per key.
-BUILD_KEY = "model"
 
-
-class ModelVersionQuerySet(models.QuerySet):
+class ModelVersionQuerySet(JobQuerySet):
     def active(self):
         return self.filter(is_active=True)
 
-    def in_progress(self):
-        return self.filter(status__in=IN_PROGRESS)
-
     def ready(self):
         """Built successfully: the versions that can be served or activated."""
-        return self.filter(status=ModelVersion.Status.SUCCEEDED)
+        return self.filter(status=JobStatus.SUCCEEDED)
 
     def newest_first(self):
         return self.order_by("-created_at", "-id")
@@ -45,7 +40,7 @@ class ModelVersionQuerySet(models.QuerySet):
         if keep < 0:
             raise ValueError("keep must be >= 0")
         ready = self.ready().filter(is_active=False).newest_first()
-        doomed = list(ready[keep:]) + list(self.filter(status=ModelVersion.Status.FAILED))
+        doomed = list(ready[keep:]) + list(self.filter(status=JobStatus.FAILED))
         for version in doomed:
             version.delete_with_files()
         # A temporary directory younger than the build time limit may belong to a running build.
@@ -55,21 +50,18 @@ class ModelVersionQuerySet(models.QuerySet):
         return len(doomed)
 
 
-class ModelVersion(models.Model):
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
+class ModelVersion(Job):
+    """One build of the model, and (once it succeeded) the version it produced.
+
+    The job part (status queued → running → succeeded/failed, progress, lease, single-flight)
+    comes from :class:`netflixrecs.jobs.models.Job`; "ready" means succeeded.
+    """
 
     already_running_error = BuildAlreadyRunning
 
-    single_flight_key = models.CharField(max_length=64, default=BUILD_KEY, editable=False)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     is_active = models.BooleanField(default=False)
     # What the build should do when it succeeds (the queued row carries it to the task).
     activate_when_ready = models.BooleanField(default=True)
-    triggered_by = models.CharField(max_length=150, help_text="command, admin:<user>, task, ...")
     params = models.JSONField(default=dict, blank=True)
 
     movie_count = models.PositiveIntegerField(null=True, blank=True)
@@ -91,50 +83,38 @@ class ModelVersion(models.Model):
     )
     # {file name: sha256 hex}; verified whenever a process loads the artifacts.
     checksums = models.JSONField(default=dict, blank=True)
-    error = models.TextField(blank=True)
-    # Written by a web process that could not load this version's files (and what it serves
+    # Written by a web process that could not load this version's files (with what it serves
     # instead); cleared by the next process that loads them. Shown in the admin.
     load_error = models.TextField(blank=True)
     load_error_at = models.DateTimeField(null=True, blank=True)
-
-    progress_done = models.PositiveIntegerField(default=0)
-    progress_total = models.PositiveIntegerField(default=0)
-    progress_message = models.CharField(max_length=255, blank=True)
-    celery_task_id = models.CharField(max_length=255, blank=True)
-
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
     activated_at = models.DateTimeField(null=True, blank=True)
 
     objects = ModelVersionQuerySet.as_manager()
 
-    class Meta:
+    class Meta(Job.Meta):
         ordering = ["-created_at", "-id"]
         get_latest_by = "created_at"
         constraints = [
+            *Job.Meta.constraints,
             models.UniqueConstraint(
                 fields=["is_active"],
                 condition=Q(is_active=True),
                 name="modelversion_one_active",
                 violation_error_message="Only one model version can be active.",
             ),
-            # Single-flight: a second build cannot even be queued while one is in progress.
-            models.UniqueConstraint(
-                fields=["single_flight_key"],
-                condition=Q(status__in=IN_PROGRESS),
-                name="modelversion_one_in_progress",
-                violation_error_message="A build is already queued or running.",
-            ),
             models.CheckConstraint(
-                condition=Q(is_active=False) | Q(status="succeeded"),
+                condition=Q(is_active=False) | Q(status=JobStatus.SUCCEEDED),
                 name="modelversion_active_is_ready",
             ),
         ]
 
     def __str__(self) -> str:
         return f"Model v{self.pk} ({self.status}{', active' if self.is_active else ''})"
+
+    @classmethod
+    def already_running_message(cls, running: ModelVersion | None) -> str:
+        which = f" (version {running.pk}, {running.status})" if running else ""
+        return f"A build is already running{which}; not starting another one."
 
     @property
     def artifact_dir(self) -> Path:
@@ -152,16 +132,6 @@ class ModelVersion(models.Model):
     @property
     def has_collab(self) -> bool:
         return "cf_data.npy" in self.checksums and bool(self.cf_neighbours)
-
-    @property
-    def is_in_progress(self) -> bool:
-        return self.status in IN_PROGRESS
-
-    @property
-    def percent(self) -> int:
-        if not self.progress_total:
-            return 100 if self.status == self.Status.SUCCEEDED else 0
-        return min(100, round(100 * self.progress_done / self.progress_total))
 
     def activate(self) -> ModelVersion:
         """Make this version the active one (also the rollback path). Only ready versions
