@@ -63,3 +63,15 @@ def rebuild_tfidf(self, version_id: int) -> dict | None:
         "movies": version.movie_count,
         "vocabulary": version.vocabulary_size,
     }
+
+
+def queue_rebuild(*, triggered_by: str, activate: bool = True) -> ModelVersion | None:
+    """Queue a rebuild on Celery (after commit); the queued version, or None when a build is
+    already queued or running.
+
+    Minimal stand-in wrapping ``services.request_rebuild`` until the recommendations split
+    lands (that branch owns this module).
+    """
+    from .services import request_rebuild
+
+    return request_rebuild(triggered_by=triggered_by, activate=activate)
