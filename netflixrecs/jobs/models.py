@@ -322,8 +322,13 @@ class Job(models.Model):
     def _rows(self):
         return type(self)._base_manager.using(self._db()).filter(pk=self.pk)
 
+    @classmethod
+    def jobs(cls, using: str | None = None) -> JobQuerySet:
+        """Every row of the model as a JobQuerySet (whatever the default manager filters)."""
+        return JobQuerySet(model=cls, using=using or router.db_for_write(cls))
+
     def is_stale(self) -> bool:
-        return type(self)._base_manager.using(self._db()).stale().filter(pk=self.pk).exists()
+        return self.jobs(self._db()).stale().filter(pk=self.pk).exists()
 
     # --- lifecycle ------------------------------------------------------------------------
 
