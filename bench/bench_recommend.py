@@ -381,7 +381,7 @@ def run_django(args) -> None:
     if not path.is_file():
         print(f"TMDB data not found at {path}; skipping the 3,000-movie run")
         return
-    from movies.services.tmdb_sync import movie_data_from_tmdb
+    from movies.services.tmdb_mapping import movie_data_from_tmdb
 
     Movie.objects.all().delete()
     t0 = time.perf_counter()

@@ -292,6 +292,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
         "CELERY_VISIBILITY_TIMEOUT", default=max(RECS_BUILD_TIME_LIMIT, 32 * 60) + 10 * 60
     )
 }
+if CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] <= max(RECS_BUILD_TIME_LIMIT, 32 * 60):
+    raise environ.ImproperlyConfigured(
+        "CELERY_VISIBILITY_TIMEOUT must exceed RECS_BUILD_TIME_LIMIT (and a sync chunk's 1920 s), "
+        "or a long task is delivered a second time while it still runs."
+    )
 # Ready versions kept (besides the active one) when old versions are pruned.
 RECS_KEEP_VERSIONS = env.int("RECS_KEEP_VERSIONS", default=3)
 # Each build also fits the hybrid (recommendations/hybrid.py); false = learn nothing from

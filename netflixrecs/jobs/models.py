@@ -174,8 +174,8 @@ class JobQuerySet(models.QuerySet):
             finished_at=now,
             updated_at=now,
             error=(
-                "Stopped: the process running it went away (killed or crashed) without "
-                "finishing; start it again."
+                "The process running it went away (killed or crashed) before it finished; "
+                "start it again."
             ),
         )
         if queued or running:
@@ -322,8 +322,13 @@ class Job(models.Model):
     def _rows(self):
         return type(self)._base_manager.using(self._db()).filter(pk=self.pk)
 
+    @classmethod
+    def jobs(cls, using: str | None = None) -> JobQuerySet:
+        """Every row of the model as a JobQuerySet (whatever the default manager filters)."""
+        return JobQuerySet(model=cls, using=using or router.db_for_write(cls))
+
     def is_stale(self) -> bool:
-        return type(self)._base_manager.using(self._db()).stale().filter(pk=self.pk).exists()
+        return self.jobs(self._db()).stale().filter(pk=self.pk).exists()
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -416,7 +421,9 @@ class Job(models.Model):
         last = getattr(self, "_progress_written_at", None)
         final = total and done >= total
         if last is not None and now_mono - last < PROGRESS_WRITE_INTERVAL and not final:
+            self._progress_pending = (done, total, message)
             return
+        self._progress_pending = None
         fields = self.progress_fields(done, total, message)
         now = timezone.now()
         self._rows().update(**fields, heartbeat_at=now, updated_at=now)
@@ -424,6 +431,13 @@ class Job(models.Model):
         self.progress_done, self.progress_total = done, total
         self.progress_message = message[:255]
         self.heartbeat_at = now
+
+    def flush_progress(self) -> None:
+        """Write the last progress ``report_progress`` held back (call when the work ends)."""
+        pending = getattr(self, "_progress_pending", None)
+        if pending:
+            self._progress_written_at = None
+            self.report_progress(*pending)
 
     def succeed(self, **fields) -> None:
         self.status = JobStatus.SUCCEEDED

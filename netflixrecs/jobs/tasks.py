@@ -12,4 +12,4 @@ def expire_stale_jobs() -> dict[str, int]:
     """Celery beat (JOB_EXPIRE_EVERY_SECONDS): mark failed every job whose process died or that
     no worker picked up in time, so the next run of that kind can start. Returns
     ``{model label: jobs expired}``."""
-    return {model._meta.label: model._default_manager.expire_stale() for model in job_models()}
+    return {model._meta.label: model.jobs().expire_stale() for model in job_models()}
