@@ -129,6 +129,7 @@ def _build(
     except BaseException as exc:
         # BaseException too: a Celery soft time limit or Ctrl-C must still mark the row.
         remove_dir(version.artifact_dir)
+        version.flush_progress()  # the step it failed in, for the admin
         version.fail(f"{type(exc).__name__}: {exc}"[:5000])
         ModelVersion.objects.filter(pk=version.pk).update(
             is_active=False, build_seconds=round(time.monotonic() - started, 3)

@@ -37,7 +37,7 @@ def test_command_rebuild_builds_the_model(fake_tmdb, django_capture_on_commit_ca
     version = ModelVersion.objects.get()
     assert f"model rebuild queued (version {version.pk})" in out
     # No broker in tests: the build ran in-process and its model is active.
-    assert version.status == ModelVersion.Status.READY and version.is_active
+    assert version.status == ModelVersion.Status.SUCCEEDED and version.is_active
     assert version.movie_count == 20
     assert SyncRun.objects.get().model_version_id == version.pk
 

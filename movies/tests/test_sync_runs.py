@@ -27,7 +27,7 @@ def test_celery_fan_out_then_rebuild(fake_tmdb, settings, django_capture_on_comm
     assert run.percent == 100 and "model rebuild queued" in run.message
     version = ModelVersion.objects.get(pk=run.model_version_id)
     assert version.triggered_by == f"tmdb-sync #{run.pk}"
-    assert version.status == ModelVersion.Status.READY and version.movie_count == 45
+    assert version.status == ModelVersion.Status.SUCCEEDED and version.movie_count == 45
 
 
 def test_fan_out_stops_every_chunk_on_401(fake_tmdb, settings, django_capture_on_commit_callbacks):

@@ -46,13 +46,16 @@ def test_site_ratings_matrix_of_no_ratings(catalog):
 def test_tmdb_prior_follows_model_row_order(db):
     quiet = make_movie("space", 0)
     loved = make_movie("crime", 0)
+    panned = make_movie("romance", 0)
     Movie.objects.filter(pk=quiet.pk).update(vote_count=3, vote_average=9.0)
     Movie.objects.filter(pk=loved.pk).update(vote_count=5000, vote_average=8.0)
-    ids = np.array(sorted([quiet.pk, loved.pk]), dtype=np.int64)
+    Movie.objects.filter(pk=panned.pk).update(vote_count=5000, vote_average=5.0)
+    ids = np.array(sorted([quiet.pk, loved.pk, panned.pk]), dtype=np.int64)
     prior = building.catalog_tmdb_prior(movie_ids=ids, params=hybrid.HybridParams())
-    assert prior.shape == (2,)
-    # Vote-count damped: thousands of 8.0 votes beat three 9.0 ones.
-    assert prior[list(ids).index(loved.pk)] > prior[list(ids).index(quiet.pk)]
+    assert prior.shape == (3,)
+    at = {pk: prior[list(ids).index(pk)] for pk in ids}
+    # Vote-count damped: thousands of 8.0 votes beat three 9.0 ones, which sit near the mean.
+    assert at[loved.pk] > at[quiet.pk] > at[panned.pk]
 
 
 def test_fit_hybrid_returns_arrays_and_stats(catalog):

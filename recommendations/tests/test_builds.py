@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from movies.models import Movie
 from netflixrecs.jobs.models import lease_is_free
-from recommendations import artifacts, builds, building, services, tfidf
+from recommendations import artifacts, building, builds, services, tfidf
 from recommendations.errors import BuildAlreadyRunning
 from recommendations.models import ModelVersion
 from recommendations.tests.catalog import make_movie
@@ -146,9 +146,7 @@ def test_single_flight(catalog):
 
 def test_a_claimed_version_is_built_with_its_stored_parameters(catalog):
     version = builds.request_rebuild(triggered_by="test", activate=False)
-    ModelVersion.objects.filter(pk=version.pk).update(
-        params={**version.params, "max_features": 7}
-    )
+    ModelVersion.objects.filter(pk=version.pk).update(params={**version.params, "max_features": 7})
     version.refresh_from_db()
     assert version.claim()
     built = builds.build_model(triggered_by="ignored", version=version, activate=False)

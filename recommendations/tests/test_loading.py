@@ -102,9 +102,7 @@ def test_corrupt_artifacts_keep_the_previous_model_serving(catalog, space_fan, c
 
 
 @pytest.mark.parametrize("corrupt", [_corrupt_truncate, _corrupt_flip, _corrupt_unlink])
-def test_after_a_restart_the_newest_loadable_version_is_served(
-    catalog, space_fan, caplog, corrupt
-):
+def test_after_a_restart_the_newest_loadable_version_is_served(catalog, space_fan, caplog, corrupt):
     """Issue #9 defect 5: after a restart (nothing loaded yet) workers answered 503. Now a
     fresh process serves the newest ready version that loads."""
     v1 = build()

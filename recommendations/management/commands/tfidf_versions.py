@@ -50,8 +50,7 @@ class Command(BaseCommand):
             version = self._version(mark_failed)
             if not version.mark_failed("Marked failed by manage.py tfidf_versions (stuck)."):
                 raise CommandError(
-                    f"Version {mark_failed} is {version.status}, not queued or running; "
-                    "left alone."
+                    f"Version {mark_failed} is {version.status}, not queued or running; left alone."
                 )
             self.stdout.write(self.style.SUCCESS(f"Version {mark_failed} marked failed."))
         for v in ModelVersion.objects.order_by("-id"):
