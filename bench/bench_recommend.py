@@ -306,7 +306,7 @@ def run_django(args) -> None:
 
     from movies.models import Movie, Rating
     from movies.services.catalog import upsert_movie
-    from recommendations import services
+    from recommendations import builds, services
 
     call_command("migrate", verbosity=0)
     print(f"\n== django (scratch SQLite in {scratch})")
@@ -327,7 +327,7 @@ def run_django(args) -> None:
             print(f"    {item.movie.title}: {item.score} · {item.explanation}")
 
     def build_and_report(label: str) -> None:
-        version = services.build_model(triggered_by="bench")
+        version = builds.build_model(triggered_by="bench")
         print(
             f"{label}: {version.movie_count:,} movies, vocabulary {version.vocabulary_size:,}, "
             f"nnz {version.nnz:,}, min_df used {version.min_df_used:g}, "
@@ -355,7 +355,7 @@ def run_django(args) -> None:
 
         # Rebuilt now that the bench users have rated: the hybrid learns from their ratings
         # (a collaborative part once two movies are co-rated) and serves "hybrid".
-        version = services.build_model(triggered_by="bench")
+        version = builds.build_model(triggered_by="bench")
         print(
             f"{label}: rebuilt with {version.site_ratings:,} site ratings from "
             f"{version.site_users} users ({version.cf_neighbours:,} neighbour entries), "
@@ -381,7 +381,7 @@ def run_django(args) -> None:
     if not path.is_file():
         print(f"TMDB data not found at {path}; skipping the 3,000-movie run")
         return
-    from movies.services.tmdb_sync import movie_data_from_tmdb
+    from movies.services.tmdb_mapping import movie_data_from_tmdb
 
     Movie.objects.all().delete()
     t0 = time.perf_counter()

@@ -1,11 +1,13 @@
 from django.conf import settings
 from django.contrib import admin, messages
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
-from django.shortcuts import render
 from django.urls import path, reverse
 
+from netflixrecs.jobs.admin import JobAdminMixin
+
+from .errors import CatalogError
 from .models import Credit, Genre, Keyword, Movie, Person, Rating, SyncRun
-from .services import tmdb_sync
+from .tasks import queue_sync
 
 SYNC_BUSY = "A TMDB sync is already queued or running (see below); not starting another."
 
@@ -90,35 +92,36 @@ class RatingAdmin(admin.ModelAdmin):
 
 def _queue_sync(request, *, pages: int = 0, tmdb_ids: list[int] | None = None) -> None:
     try:
-        run = tmdb_sync.create_sync_run(
+        run = queue_sync(
             triggered_by=f"admin: {request.user.get_username()}",
             pages=pages,
             tmdb_ids=tmdb_ids,
             rebuild=True,
         )
-    except ValueError as exc:
+    except SyncRun.already_running_error:
+        messages.warning(request, SYNC_BUSY)
+        return
+    except (CatalogError, ValueError) as exc:
         messages.error(request, str(exc))
         return
-    if run is None:
-        messages.warning(request, SYNC_BUSY)
-    else:
-        what = f"{len(tmdb_ids)} selected movie(s)" if tmdb_ids else f"{pages} page(s)"
-        messages.success(
-            request, f"TMDB sync #{run.pk} of {what} queued; the model is rebuilt when it ends."
-        )
+    what = f"{len(tmdb_ids)} selected movie(s)" if tmdb_ids else f"{pages} page(s)"
+    messages.success(
+        request, f"TMDB sync #{run.pk} of {what} queued; the model is rebuilt when it ends."
+    )
 
 
 @admin.register(SyncRun)
-class SyncRunAdmin(admin.ModelAdmin):
+class SyncRunAdmin(JobAdminMixin, admin.ModelAdmin):
     """Syncs with live progress; the button above the list starts "Sync from TMDB and rebuild
-    the model" on Celery (fan-out over workers, then the TF-IDF rebuild)."""
+    the model" on Celery (fan-out over workers, then the rebuild request)."""
 
+    job_noun = "sync"
     list_display = [
         "id",
         "status",
         "triggered_by",
         "pages",
-        "progress",
+        "job_progress",
         "fetched",
         "created",
         "updated",
@@ -126,13 +129,10 @@ class SyncRunAdmin(admin.ModelAdmin):
         "model_version_id",
         "created_at",
         "finished_at",
+        "job_lease",
     ]
     list_filter = ["status"]
     readonly_fields = [f.name for f in SyncRun._meta.fields]
-
-    @admin.display(description="progress")
-    def progress(self, run: SyncRun) -> str:
-        return f"{run.progress_done}/{run.progress_total} ({run.percent}%)"
 
     def has_add_permission(self, request):
         return False  # runs are started by the button, the command or Celery beat
@@ -141,22 +141,11 @@ class SyncRunAdmin(admin.ModelAdmin):
         return False
 
     def get_urls(self):
-        urls = [
-            path("sync/", self.admin_site.admin_view(self.sync_view), name="movies_syncrun_sync"),
-            path(
-                "status/",
-                self.admin_site.admin_view(self.status_view),
-                name="movies_syncrun_status",
-            ),
-        ]
-        return urls + super().get_urls()
+        sync = path("sync/", self.admin_site.admin_view(self.sync_view), name="movies_syncrun_sync")
+        return [sync, *super().get_urls()]
 
     def changelist_view(self, request, extra_context=None):
-        extra_context = {
-            **(extra_context or {}),
-            **self._status_context(),
-            "default_pages": settings.TMDB_SYNC_PAGES,
-        }
+        extra_context = {**(extra_context or {}), "default_pages": settings.TMDB_SYNC_PAGES}
         return super().changelist_view(request, extra_context)
 
     def sync_view(self, request):
@@ -174,13 +163,3 @@ class SyncRunAdmin(admin.ModelAdmin):
             else:
                 _queue_sync(request, pages=pages)
         return HttpResponseRedirect(reverse("admin:movies_syncrun_changelist"))
-
-    def status_view(self, request):
-        return render(request, "admin/movies/syncrun/_status.html", self._status_context())
-
-    @staticmethod
-    def _status_context() -> dict:
-        return {
-            "running": SyncRun.objects.active().order_by("-created_at").first(),
-            "latest": SyncRun.objects.order_by("-created_at").first(),
-        }

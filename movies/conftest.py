@@ -10,6 +10,23 @@ import pytest
 from devtools.fake_tmdb import DATA_FILE, FakeTMDB
 from movies import tmdb
 
+# Hand-written (invented) credits: TMDB lists cast in any order with an "order" field, and
+# crew with several jobs; one director is also credited as writer.
+CREDITS = {
+    "cast": [
+        {"id": 9003, "name": "Carol Third", "character": "Ship's cat", "order": 2},
+        {"id": 9001, "name": "Alice First", "character": "Captain", "order": 0},
+        {"id": 9004, "name": "Dan Fourth", "character": "Cook", "order": 3},
+        {"id": 9002, "name": "Bob Second", "character": "Pilot", "order": 1},
+    ],
+    "crew": [
+        {"id": 9100, "name": "Erin Director", "job": "Director", "department": "Directing"},
+        {"id": 9100, "name": "Erin Director", "job": "Screenplay", "department": "Writing"},
+        {"id": 9101, "name": "Frank Codirector", "job": "Director", "department": "Directing"},
+        {"id": 9102, "name": "Gina Producer", "job": "Producer", "department": "Production"},
+    ],
+}
+
 
 def tmdb_movie(tmdb_id: int, title: str, popularity: float, **extra) -> dict:
     """A movie in TMDB's details shape (our own invented data)."""

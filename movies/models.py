@@ -9,8 +9,11 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Count, OuterRef, Prefetch, Q, Subquery, Value
+from django.db.models import Count, F, OuterRef, Prefetch, Q, Subquery, Value
 
+from netflixrecs.jobs.models import Job, JobAlreadyRunning, JobQuerySet, stale_seconds
+
+from .errors import CatalogError
 from .text import fold
 
 # Half stars from 0.5 to 5.0. Kept as Decimals so comparisons are exact on every database.
@@ -275,62 +278,61 @@ class Rating(models.Model):
         return float(self.score)
 
 
-class SyncRunQuerySet(models.QuerySet):
-    def active(self):
-        return self.filter(status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING])
+class SyncAlreadyRunning(JobAlreadyRunning, CatalogError):
+    """A TMDB sync is already queued or running (callers catch CatalogError)."""
 
 
-class SyncRun(models.Model):
+class SyncRunQuerySet(JobQuerySet):
+    pass
+
+
+class SyncRun(Job):
     """One TMDB sync (command, Celery fan-out, admin or beat): progress while it runs, the
     summary when it ends. Chunk tasks add their counts with F() updates, so several workers
-    can report into the same row."""
+    can report into the same row; each chunk holds the run's lease while it works."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
+    already_running_error = SyncAlreadyRunning
 
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
-    triggered_by = models.CharField(max_length=150, blank=True)
     pages = models.PositiveIntegerField(default=0, help_text="popular pages to fetch")
     start_page = models.PositiveIntegerField(default=1)
     # Refresh of chosen movies (admin action, /movie/changes) instead of popular pages.
     tmdb_ids = models.JSONField(default=list, blank=True)
-    rebuild = models.BooleanField(default=False, help_text="rebuild the model afterwards")
+    rebuild = models.BooleanField(default=False, help_text="ask for a model rebuild afterwards")
     chunks_total = models.PositiveIntegerField(default=0)
     chunks_done = models.PositiveIntegerField(default=0)
-    progress_done = models.PositiveIntegerField(default=0)
-    progress_total = models.PositiveIntegerField(default=0)
     fetched = models.PositiveIntegerField(default=0)
     created = models.PositiveIntegerField(default=0)
     updated = models.PositiveIntegerField(default=0)
     unchanged = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
     failures = models.JSONField(default=list, blank=True, help_text="first failures (id, error)")
+    # The summary for people ("Done: 40 fetched, ..."); ``error`` says why a run failed.
     message = models.TextField(blank=True)
-    # The ModelVersion the rebuild queued; a plain id keeps movies free of a dependency on
-    # the recommendations app's migrations.
+    # The model version a rebuild request queued, as a plain id: the catalog knows nothing
+    # of the recommender (it only sends movies.signals.catalog_changed).
     model_version_id = models.PositiveIntegerField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     objects = SyncRunQuerySet.as_manager()
 
-    class Meta:
+    class Meta(Job.Meta):
         ordering = ["-created_at"]
         verbose_name = "TMDB sync run"
 
     def __str__(self) -> str:
         return f"TMDB sync #{self.pk} ({self.status})"
 
-    @property
-    def is_active(self) -> bool:
-        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+    @classmethod
+    def lease_grace_seconds(cls) -> float:
+        # A fan-out run has no lease between its chunks (queued behind each other); give the
+        # next chunk the time a silent run gets without PostgreSQL before calling it dead.
+        return max(super().lease_grace_seconds(), stale_seconds())
 
-    @property
-    def percent(self) -> int:
-        if not self.progress_total:
-            return 100 if self.status == self.Status.SUCCEEDED else 0
-        return min(100, round(100 * self.progress_done / self.progress_total))
+    def progress_fields(self, done: int, total: int, message: str) -> dict:
+        """Chunks run in parallel: each adds what it did since its last write; the total is
+        the run's plan (set when the run starts)."""
+        step = done - getattr(self, "_progress_reported", 0)
+        self._progress_reported = done
+        return {
+            "progress_done": F("progress_done") + max(0, step),
+            "progress_message": message[:255],
+        }

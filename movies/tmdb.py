@@ -26,10 +26,12 @@ from typing import Any, Protocol
 import requests
 from django.conf import settings
 
+from movies.errors import CatalogError
+
 logger = logging.getLogger(__name__)
 
 
-class TMDBError(Exception):
+class TMDBError(CatalogError):
     """Any failure talking to TMDB. ``status`` is the HTTP status (None: no response)."""
 
     def __init__(self, message: str, *, status: int | None = None, path: str = ""):

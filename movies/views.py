@@ -67,9 +67,8 @@ def home(request):
     movies = list(Movie.objects.popular().for_cards().with_user_rating(request.user)[:HOME_SIZE])
     context = {"movies": movies}
     if request.user.is_authenticated:
-        rated = Rating.objects.for_user(request.user).count()
-        needed = settings.RECS_MIN_RATINGS
-        context.update(rated_count=rated, needed_more=max(0, needed - rated), needed=needed)
+        # What the count means for recommendations is the recommender's: {% rating_goal %}.
+        context["rated_count"] = Rating.objects.for_user(request.user).count()
     return render(request, "movies/home.html", context)
 
 

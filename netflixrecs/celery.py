@@ -13,3 +13,5 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "netflixrecs.settings")
 app = Celery("netflixrecs")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# Not an installed app (it only holds the abstract Job), so named explicitly.
+app.autodiscover_tasks(["netflixrecs.jobs"])

@@ -142,6 +142,23 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {}
+
+# --- Jobs (netflixrecs/jobs: TMDB syncs, model builds) --------------------------------------
+# A running job refreshes its heartbeat this often (seconds).
+JOB_HEARTBEAT_SECONDS = env.float("JOB_HEARTBEAT_SECONDS", default=5.0)
+# Without PostgreSQL's advisory-lock lease, a running job silent for this long is dead, so a
+# new run after a killed one starts within a minute.
+JOB_STALE_SECONDS = env.float("JOB_STALE_SECONDS", default=45.0)
+# A job still queued after this long (no worker took it) no longer blocks a new one.
+JOB_QUEUED_TIMEOUT = env.float("JOB_QUEUED_TIMEOUT", default=3600.0)
+# Celery beat expires dead jobs this often (seconds; 0 = only when a new job is queued).
+JOB_EXPIRE_EVERY_SECONDS = env.float("JOB_EXPIRE_EVERY_SECONDS", default=60.0)
+if JOB_EXPIRE_EVERY_SECONDS > 0:
+    CELERY_BEAT_SCHEDULE["expire-stale-jobs"] = {
+        "task": "netflixrecs.jobs.tasks.expire_stale_jobs",
+        "schedule": JOB_EXPIRE_EVERY_SECONDS,
+    }
 
 # --- Auth ---------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -244,11 +261,9 @@ TMDB_SYNC_CHUNK_PAGES = env.int("TMDB_SYNC_CHUNK_PAGES", default=5)
 # TMDB reports as changed (/movie/changes) and rebuild the model. 0 disables it.
 TMDB_REFRESH_EVERY_HOURS = env.float("TMDB_REFRESH_EVERY_HOURS", default=0)
 if TMDB_REFRESH_EVERY_HOURS > 0:
-    CELERY_BEAT_SCHEDULE = {
-        "tmdb-refresh-changed-movies": {
-            "task": "movies.tasks.refresh_changed_movies",
-            "schedule": TMDB_REFRESH_EVERY_HOURS * 3600,
-        }
+    CELERY_BEAT_SCHEDULE["tmdb-refresh-changed-movies"] = {
+        "task": "movies.tasks.refresh_changed_movies",
+        "schedule": TMDB_REFRESH_EVERY_HOURS * 3600,
     }
 
 # --- Recommender --------------------------------------------------------------------------
@@ -269,6 +284,19 @@ RECS_VERSION_CHECK_SECONDS = env.float("RECS_VERSION_CHECK_SECONDS", default=5.0
 # Celery time limits of one rebuild; a build with no progress for longer counts as dead.
 RECS_BUILD_SOFT_TIME_LIMIT = env.int("RECS_BUILD_SOFT_TIME_LIMIT", default=30 * 60)
 RECS_BUILD_TIME_LIMIT = env.int("RECS_BUILD_TIME_LIMIT", default=32 * 60)
+# Redis redelivers an unacknowledged task after the visibility timeout; tasks are acked late,
+# so it must exceed the longest hard time limit (the rebuild's, or a TMDB sync chunk's 32
+# minutes) or a long task would be started a second time while it still runs.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int(
+        "CELERY_VISIBILITY_TIMEOUT", default=max(RECS_BUILD_TIME_LIMIT, 32 * 60) + 10 * 60
+    )
+}
+if CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] <= max(RECS_BUILD_TIME_LIMIT, 32 * 60):
+    raise environ.ImproperlyConfigured(
+        "CELERY_VISIBILITY_TIMEOUT must exceed RECS_BUILD_TIME_LIMIT (and a sync chunk's 1920 s), "
+        "or a long task is delivered a second time while it still runs."
+    )
 # Ready versions kept (besides the active one) when old versions are pruned.
 RECS_KEEP_VERSIONS = env.int("RECS_KEEP_VERSIONS", default=3)
 # Each build also fits the hybrid (recommendations/hybrid.py); false = learn nothing from

@@ -1,5 +1,6 @@
-"""Admin for model versions: rebuild button, activate (rollback) and delete actions, live
-status of the running build, and the latest offline evaluation of each version."""
+"""Admin for model versions: rebuild button, activate (rollback) and delete actions, the job
+base's live build panel and "mark stuck builds failed" action, whether the active version
+loads, and the latest offline evaluation of each version."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from django.contrib import admin, messages
 from django.db.models import Prefetch
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.loader import render_to_string
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from . import services
+from netflixrecs.jobs.admin import JobAdminMixin
+
+from . import tasks
+from .errors import VersionError
 from .evaluation import STRATEGIES
 from .models import Evaluation, ModelVersion
 
@@ -44,8 +47,10 @@ class EvaluationInline(admin.TabularInline):
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
-    change_list_template = "admin/recommendations/modelversion/change_list.html"
+class ModelVersionAdmin(JobAdminMixin, admin.ModelAdmin):
+    # The panel and the change list come from the job base (admin/jobs/*.html); this model's
+    # templates extend them with the rebuild button and the active version.
+    job_noun = "build"
     list_display = [
         "id",
         "status",
@@ -59,7 +64,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
         "build_seconds",
         "triggered_by",
         "created_at",
-        "progress_display",
+        "job_progress",
+        "job_lease",
+        "load_display",
     ]
     list_filter = ["status", "is_active"]
     actions = ["activate_selected", "delete_selected_versions"]
@@ -118,11 +125,11 @@ class ModelVersionAdmin(admin.ModelAdmin):
         actions.pop("delete_selected", None)
         return actions
 
-    @admin.display(description="progress")
-    def progress_display(self, obj: ModelVersion) -> str:
-        if obj.in_progress:
-            return f"{obj.progress_message} {obj.progress_percent}%"
-        return obj.error[:80] if obj.error else ""
+    @admin.display(description="loads?")
+    def load_display(self, obj: ModelVersion) -> str:
+        if not obj.load_error:
+            return ""
+        return f"cannot be loaded ({obj.load_error_at:%Y-%m-%d %H:%M}): {obj.load_error[:120]}"
 
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
@@ -131,11 +138,6 @@ class ModelVersionAdmin(admin.ModelAdmin):
                 "rebuild/",
                 self.admin_site.admin_view(self.rebuild_view),
                 name="{}_{}_rebuild".format(*info),
-            ),
-            path(
-                "build-status/",
-                self.admin_site.admin_view(self.status_view),
-                name="{}_{}_status".format(*info),
             ),
             *super().get_urls(),
         ]
@@ -149,29 +151,17 @@ class ModelVersionAdmin(admin.ModelAdmin):
         if not self.has_change_permission(request):
             messages.error(request, "You are not allowed to rebuild the model.")
             return HttpResponseRedirect(self._changelist_url())
-        version = services.request_rebuild(triggered_by=f"admin:{request.user.get_username()}")
+        version = tasks.queue_rebuild(triggered_by=f"admin:{request.user.get_username()}")
         if version is None:
             messages.warning(request, "A build is already running; not starting another one.")
         else:
             messages.success(request, f"Rebuild queued as version {version.pk}.")
         return HttpResponseRedirect(self._changelist_url())
 
-    def status_view(self, request):
-        """The live build panel; the change list polls it with htmx every two seconds."""
-        return TemplateResponse(
-            request, "admin/recommendations/modelversion/_status.html", self._status_context()
-        )
-
-    def _status_context(self) -> dict:
-        return {
-            "running": ModelVersion.objects.in_progress().first(),
-            "active": ModelVersion.objects.active().first(),
-            "latest": ModelVersion.objects.exclude(status__in=["queued", "building"]).first(),
-        }
-
-    def changelist_view(self, request, extra_context=None):
-        extra_context = {**(extra_context or {}), **self._status_context()}
-        return super().changelist_view(request, extra_context=extra_context)
+    def job_status_context(self, request) -> dict:
+        # The active version; its load_error says (in the words of the web process that could
+        # not load it) which version that process serves instead.
+        return {"active": ModelVersion.objects.active().first()}
 
     @admin.action(description="Activate the selected version (rollback)")
     def activate_selected(self, request, queryset):
@@ -179,8 +169,8 @@ class ModelVersionAdmin(admin.ModelAdmin):
             self.message_user(request, "Select exactly one version to activate.", messages.ERROR)
             return
         try:
-            version = services.activate_version(version=queryset.get())
-        except services.VersionError as exc:
+            version = queryset.get().activate()
+        except VersionError as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return
         self.message_user(request, f"Version {version.pk} is now active.", messages.SUCCESS)
@@ -190,9 +180,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
         deleted, refused = 0, []
         for version in queryset:
             try:
-                services.delete_version(version=version)
+                version.delete_with_files()
                 deleted += 1
-            except services.VersionError as exc:
+            except VersionError as exc:
                 refused.append(str(exc))
         if deleted:
             self.message_user(request, f"Deleted {deleted} version(s).", messages.SUCCESS)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from recommendations import serving
+from recommendations import loading
 from recommendations.tests.catalog import THEMES, make_movie, rate
 
 
@@ -12,9 +12,9 @@ from recommendations.tests.catalog import THEMES, make_movie, rate
 def _fresh_model_cache(settings):
     """Each test starts with no model loaded and checks the active version on every call."""
     settings.RECS_VERSION_CHECK_SECONDS = 0
-    serving.reset_cache()
+    loading.reset_cache()
     yield
-    serving.reset_cache()
+    loading.reset_cache()
 
 
 @pytest.fixture

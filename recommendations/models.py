@@ -1,43 +1,67 @@
 """Versions of the recommendation model (TF-IDF + hybrid), and their offline evaluations.
 
-Each build is one ``ModelVersion`` row; its artifacts live in ``MODEL_DIR/<id>/``. The database
-enforces the two rules the rest of the code relies on: at most one active version, and at most
-one build queued or running (single-flight).
+Each build is one ``ModelVersion`` row; its artifacts live in ``MODEL_DIR/<id>/``, written once
+and read-only from then on. The database enforces the two rules the rest of the code relies on:
+at most one active version, and at most one build queued or running (single-flight).
 """
 
+from __future__ import annotations
+
+import time
 from pathlib import Path
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
+from django.utils import timezone
 
-IN_PROGRESS = ("queued", "building")
+from netflixrecs.jobs.models import Job, JobQuerySet, JobStatus
+
+from .artifacts import remove_dir, remove_stale_tmp_dirs
+from .errors import BuildAlreadyRunning, VersionError
 
 
-class ModelVersionQuerySet(models.QuerySet):
+class ModelVersionQuerySet(JobQuerySet):
     def active(self):
         return self.filter(is_active=True)
 
-    def in_progress(self):
-        return self.filter(status__in=IN_PROGRESS)
-
     def ready(self):
-        return self.filter(status=ModelVersion.Status.READY)
+        """Built successfully: the versions that can be served or activated."""
+        return self.filter(status=JobStatus.SUCCEEDED)
+
+    def newest_first(self):
+        return self.order_by("-created_at", "-id")
+
+    def prune(self, *, keep: int | None = None) -> int:
+        """Delete all but the newest ``keep`` ready inactive versions, every failed version and
+        leftover temporary build directories. The active version and running builds are never
+        touched. Returns the number of versions deleted."""
+        keep = settings.RECS_KEEP_VERSIONS if keep is None else keep
+        if keep < 0:
+            raise ValueError("keep must be >= 0")
+        ready = self.ready().filter(is_active=False).newest_first()
+        doomed = list(ready[keep:]) + list(self.filter(status=JobStatus.FAILED))
+        for version in doomed:
+            version.delete_with_files()
+        # A temporary directory younger than the build time limit may belong to a running build.
+        remove_stale_tmp_dirs(
+            Path(settings.MODEL_DIR), older_than=time.time() - settings.RECS_BUILD_TIME_LIMIT
+        )
+        return len(doomed)
 
 
-class ModelVersion(models.Model):
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        BUILDING = "building", "Building"
-        READY = "ready", "Ready"
-        FAILED = "failed", "Failed"
+class ModelVersion(Job):
+    """One build of the model, and (once it succeeded) the version it produced.
 
-    kind = models.CharField(max_length=32, default="tfidf", editable=False)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    The job part (status queued → running → succeeded/failed, progress, lease, single-flight)
+    comes from :class:`netflixrecs.jobs.models.Job`; "ready" means succeeded.
+    """
+
+    already_running_error = BuildAlreadyRunning
+
     is_active = models.BooleanField(default=False)
     # What the build should do when it succeeds (the queued row carries it to the task).
     activate_when_ready = models.BooleanField(default=True)
-    triggered_by = models.CharField(max_length=150, help_text="command, admin:<user>, task, ...")
     params = models.JSONField(default=dict, blank=True)
 
     movie_count = models.PositiveIntegerField(null=True, blank=True)
@@ -59,50 +83,46 @@ class ModelVersion(models.Model):
     )
     # {file name: sha256 hex}; verified whenever a process loads the artifacts.
     checksums = models.JSONField(default=dict, blank=True)
-    error = models.TextField(blank=True)
-
-    progress_current = models.PositiveIntegerField(default=0)
-    progress_total = models.PositiveIntegerField(default=0)
-    progress_message = models.CharField(max_length=255, blank=True)
-    celery_task_id = models.CharField(max_length=255, blank=True)
-
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    # Written by a web process that could not load this version's files (with what it serves
+    # instead); cleared by the next process that loads them. Shown in the admin.
+    load_error = models.TextField(blank=True)
+    load_error_at = models.DateTimeField(null=True, blank=True)
     activated_at = models.DateTimeField(null=True, blank=True)
 
     objects = ModelVersionQuerySet.as_manager()
 
-    class Meta:
+    class Meta(Job.Meta):
         ordering = ["-created_at", "-id"]
         get_latest_by = "created_at"
         constraints = [
+            *Job.Meta.constraints,
             models.UniqueConstraint(
                 fields=["is_active"],
                 condition=Q(is_active=True),
                 name="modelversion_one_active",
                 violation_error_message="Only one model version can be active.",
             ),
-            # Single-flight: a second build cannot even be queued while one is in progress.
-            models.UniqueConstraint(
-                fields=["kind"],
-                condition=Q(status__in=IN_PROGRESS),
-                name="modelversion_one_in_progress",
-                violation_error_message="A build is already queued or running.",
-            ),
             models.CheckConstraint(
-                condition=Q(is_active=False) | Q(status="ready"),
+                condition=Q(is_active=False) | Q(status=JobStatus.SUCCEEDED),
                 name="modelversion_active_is_ready",
             ),
         ]
 
     def __str__(self) -> str:
-        return f"TF-IDF v{self.pk} ({self.status}{', active' if self.is_active else ''})"
+        return f"Model v{self.pk} ({self.status}{', active' if self.is_active else ''})"
+
+    @classmethod
+    def already_running_message(cls, running: ModelVersion | None) -> str:
+        which = f" (version {running.pk}, {running.status})" if running else ""
+        return f"A build is already running{which}; not starting another one."
 
     @property
     def artifact_dir(self) -> Path:
         return Path(settings.MODEL_DIR) / str(self.pk)
+
+    @property
+    def is_ready(self) -> bool:
+        return self.status == self.Status.SUCCEEDED
 
     @property
     def has_hybrid(self) -> bool:
@@ -113,15 +133,38 @@ class ModelVersion(models.Model):
     def has_collab(self) -> bool:
         return "cf_data.npy" in self.checksums and bool(self.cf_neighbours)
 
-    @property
-    def in_progress(self) -> bool:
-        return self.status in IN_PROGRESS
+    def activate(self) -> ModelVersion:
+        """Make this version the active one (also the rollback path). Only ready versions
+        whose files are on disk; the previously active one is deactivated in the same
+        transaction, so there is never a moment with two (or, on failure, none)."""
+        with transaction.atomic():
+            locked = type(self).objects.select_for_update().get(pk=self.pk)
+            if not locked.is_ready:
+                raise VersionError(f"Version {locked.pk} is {locked.status}; only ready versions.")
+            if not locked.artifact_dir.is_dir():
+                raise VersionError(f"Version {locked.pk} has no artifact files on disk.")
+            type(self).objects.active().exclude(pk=locked.pk).update(is_active=False)
+            locked.is_active = True
+            locked.activated_at = timezone.now()
+            locked.save(update_fields=["is_active", "activated_at", "updated_at"])
+            # Imported here: loading imports this module. This process picks the new version
+            # up at once; the others within RECS_VERSION_CHECK_SECONDS.
+            from .loading import expire_cache
 
-    @property
-    def progress_percent(self) -> int:
-        if not self.progress_total:
-            return 0
-        return min(100, round(100 * self.progress_current / self.progress_total))
+            transaction.on_commit(expire_cache)
+        self.is_active, self.activated_at = True, locked.activated_at
+        return self
+
+    def delete_with_files(self) -> None:
+        """Delete this version and its files. The active one and a build in progress cannot be
+        deleted (the first is being served, the second is writing)."""
+        if self.is_active:
+            raise VersionError(f"Version {self.pk} is active; activate another one first.")
+        if self.is_in_progress:
+            raise VersionError(f"Version {self.pk} is still {self.status}.")
+        path = self.artifact_dir
+        self.delete()
+        remove_dir(path)
 
 
 class EvaluationQuerySet(models.QuerySet):

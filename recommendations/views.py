@@ -9,7 +9,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from . import services
-from .serving import get_active_model
+from .loading import get_active_model
 
 
 @login_required

@@ -17,6 +17,7 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from movies.errors import CatalogError
 from movies.services.catalog import CastRef, MovieData, NamedRef, UpsertCounts, upsert_movie
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"
@@ -70,7 +71,7 @@ LANGUAGE_RE = re.compile(r"^[a-z]{2,3}$")
 Progress = Callable[[int, int], None]
 
 
-class DemoCatalogError(ValueError):
+class DemoCatalogError(CatalogError, ValueError):
     """The demo catalog cannot be read or an entry is invalid; nothing was written."""
 
 
@@ -309,7 +310,7 @@ def ensure_demo_user(
     only: the command refuses it in production).
     """
     if not password:
-        raise ValueError("The demo password must not be empty.")
+        raise DemoCatalogError("The demo password must not be empty.")
     user_model = get_user_model()
     with transaction.atomic():
         user, created = user_model.objects.get_or_create(

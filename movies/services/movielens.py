@@ -23,6 +23,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 
+from movies.errors import CatalogError
 from movies.models import SCORE_CHOICES, Movie, Rating
 from movies.services.catalog import MovieData, NamedRef, UpsertCounts, upsert_movie
 
@@ -71,7 +72,7 @@ REQUIRED_COLUMNS = {
 BATCH = 500
 
 
-class MovieLensError(Exception):
+class MovieLensError(CatalogError):
     """The directory is not a usable MovieLens dataset (nothing was changed)."""
 
 

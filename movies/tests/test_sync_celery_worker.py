@@ -9,7 +9,7 @@ import pytest
 
 from movies.conftest import tmdb_movie
 from movies.models import Movie, SyncRun
-from movies.services import tmdb_sync
+from movies.tasks import queue_sync
 
 
 @pytest.mark.celery_worker
@@ -23,7 +23,7 @@ def test_two_workers_share_a_sync_within_the_shared_limit(fake_tmdb, tmdb_celery
     fake_tmdb.popular = sorted(fake_tmdb.movies, key=lambda m: (-m["popularity"], m["id"]))
     assert len(fake_tmdb.popular) == 120
 
-    run = tmdb_sync.create_sync_run(triggered_by="worker test", pages=6)
+    run = queue_sync(triggered_by="worker test", pages=6)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         run.refresh_from_db()

@@ -3,6 +3,7 @@
 import logging
 
 from django import template
+from django.conf import settings
 
 from recommendations.services import similar_movies
 
@@ -23,3 +24,9 @@ def more_like_this(movie, user=None, n: int = 12):
         logger.exception("More like this failed for movie %s", movie.pk)
         similar = []
     return {"movie": movie, "similar": similar, "user": user}
+
+
+@register.inclusion_tag("recommendations/_rating_goal.html")
+def rating_goal(rated_count: int):
+    """How many more ratings personal recommendations need (the home page's prompt)."""
+    return {"needed_more": max(0, settings.RECS_MIN_RATINGS - rated_count)}

@@ -1,9 +1,10 @@
-"""manage.py build_tfidf."""
+"""manage.py build_tfidf and manage.py tfidf_versions."""
 
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from recommendations.models import ModelVersion
 
@@ -86,7 +87,7 @@ def test_empty_catalog_is_a_command_error(db):
 
 
 def test_already_running_is_a_command_error(catalog):
-    ModelVersion.objects.create(triggered_by="other", status="building")
+    ModelVersion.objects.create(triggered_by="other", status="running", heartbeat_at=timezone.now())
     with pytest.raises(CommandError, match="already running"):
         run()
 
@@ -119,14 +120,14 @@ def test_non_zero_exit_on_failure(db, tmp_path):
 
 
 def test_tfidf_versions_lists_activates_and_prunes(catalog):
-    from recommendations import services
+    from recommendations import builds
 
-    v1 = services.build_model(triggered_by="test")
-    v2 = services.build_model(triggered_by="test")
+    v1 = builds.build_model(triggered_by="test")
+    v2 = builds.build_model(triggered_by="test")
     out = StringIO()
     call_command("tfidf_versions", "--activate", str(v1.pk), stdout=out)
     assert f"Version {v1.pk} is now active." in out.getvalue()
-    assert f"* {v1.pk:>5}  ready" in out.getvalue()
+    assert f"* {v1.pk:>5}  succeeded" in out.getvalue()
     v1.refresh_from_db()
     assert v1.is_active
     with pytest.raises(CommandError, match="no model version 999"):
@@ -152,3 +153,134 @@ def test_build_tfidf_quiet_builds_without_a_progress_bar():
     call_command("build_tfidf", verbosity=0, stdout=StringIO(), stderr=err)
     assert ModelVersion.objects.get().is_active
     assert "Reading the catalog" not in err.getvalue()
+
+
+def test_tfidf_versions_marks_a_stuck_build_failed(catalog):
+    stuck = ModelVersion.objects.create(
+        triggered_by="killed", status="running", heartbeat_at=timezone.now()
+    )
+    with pytest.raises(CommandError, match="already running"):
+        run()
+    out = StringIO()
+    call_command("tfidf_versions", "--mark-failed", str(stuck.pk), stdout=out)
+    assert f"Version {stuck.pk} marked failed." in out.getvalue()
+    stuck.refresh_from_db()
+    assert stuck.status == "failed" and "tfidf_versions" in stuck.error
+    with pytest.raises(CommandError, match="not queued or running"):
+        call_command("tfidf_versions", "--mark-failed", str(stuck.pk), stdout=StringIO())
+    with pytest.raises(CommandError, match="no model version 999"):
+        call_command("tfidf_versions", "--mark-failed", "999", stdout=StringIO())
+    run()  # the next build starts
+    assert ModelVersion.objects.active().exists()
+
+
+def test_help_documents_the_stuck_build_option(capsys):
+    with pytest.raises(SystemExit):
+        call_command("tfidf_versions", "--help")
+    text = capsys.readouterr().out
+    assert "--mark-failed ID" in text and "Mark selected stuck jobs as failed" in text
+
+
+# --- prune with MODEL_DIR as the settings module makes it (issue #9 defect 6) ---------------
+
+
+def _plant_tmp_dirs(base, settings_module_time_limit):
+    import os
+    import time
+
+    from recommendations.artifacts import TMP_PREFIX
+
+    old, fresh = base / f"{TMP_PREFIX}41-killed", base / f"{TMP_PREFIX}42-writing"
+    for path in (old, fresh):
+        path.mkdir(parents=True)
+        (path / "data.npy").write_bytes(b"half")
+    long_ago = time.time() - settings_module_time_limit - 60
+    os.utime(old, (long_ago, long_ago))
+    return old, fresh
+
+
+def test_prune_commands_with_the_model_dir_the_settings_module_produces(
+    catalog, settings, tmp_path, monkeypatch
+):
+    """prune_versions always crashed because settings.MODEL_DIR was an environ.Path. Here
+    MODEL_DIR is the value netflixrecs/settings.py itself computes from the MODEL_DIR
+    environment variable (not a Path the test made), so a type change there fails this test."""
+    import runpy
+
+    from netflixrecs import settings as settings_module
+
+    monkeypatch.setenv("MODEL_DIR", str(tmp_path / "from-env"))
+    produced = runpy.run_path(settings_module.__file__)["MODEL_DIR"]
+    settings.MODEL_DIR = produced
+    assert str(produced) == str(tmp_path / "from-env")
+    settings.RECS_KEEP_VERSIONS = 0
+    run()
+    old, fresh = _plant_tmp_dirs(produced, settings.RECS_BUILD_TIME_LIMIT)
+    out, _ = run("--prune")
+    assert "Pruned 1 old version(s)." in out
+    assert not old.exists() and fresh.exists()
+    old, _ = _plant_tmp_dirs(tmp_path / "again", settings.RECS_BUILD_TIME_LIMIT)
+    monkeypatch.setenv("MODEL_DIR", str(tmp_path / "again"))
+    settings.MODEL_DIR = runpy.run_path(settings_module.__file__)["MODEL_DIR"]
+    out = StringIO()
+    call_command("tfidf_versions", "--prune", "0", stdout=out)
+    assert "Pruned 0 version(s)." in out.getvalue() and not old.exists()
+
+
+_PRUNE_IN_A_PROCESS = """
+import os, sys, time
+import django
+django.setup()
+from django.conf import settings
+from django.core.management import call_command
+from recommendations.artifacts import TMP_PREFIX
+from tests.factories import MovieFactory
+
+call_command("migrate", verbosity=0)
+for _ in range(6):
+    MovieFactory()
+call_command("build_tfidf", verbosity=0)
+base = settings.MODEL_DIR
+old = base / f"{TMP_PREFIX}41-killed"
+old.mkdir()
+long_ago = time.time() - settings.RECS_BUILD_TIME_LIMIT - 60
+os.utime(old, (long_ago, long_ago))
+call_command("build_tfidf", "--prune", verbosity=0)
+print("after build_tfidf --prune:", old.exists(), type(base).__name__)
+old.mkdir()
+os.utime(old, (long_ago, long_ago))
+call_command("tfidf_versions", "--prune", "0")
+print("after tfidf_versions --prune:", old.exists())
+"""
+
+
+def test_prune_commands_in_a_process_configured_by_the_environment(db, tmp_path):
+    """End to end: a separate process whose MODEL_DIR comes only from the environment."""
+    import os
+    import subprocess
+    import sys
+
+    from django.conf import settings as dj
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'prune.sqlite3'}",
+        "MODEL_DIR": str(tmp_path / "models-from-env"),
+        "DJANGO_SETTINGS_MODULE": "netflixrecs.settings_test",
+        "RECS_KEEP_VERSIONS": "0",
+    }
+    env.pop("REDIS_URL", None)
+    proc = subprocess.run(
+        [sys.executable, "-c", _PRUNE_IN_A_PROCESS],
+        env=env,
+        cwd=str(dj.BASE_DIR),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "after build_tfidf --prune: False PosixPath" in proc.stdout
+    assert "after tfidf_versions --prune: False" in proc.stdout
+    assert "Pruned 1 old version(s)." in proc.stdout and "Pruned 0 version(s)." in proc.stdout
+    left = sorted(p.name for p in (tmp_path / "models-from-env").iterdir())
+    assert len(left) == 1 and left[0].isdigit()  # the active version only, no .tmp-

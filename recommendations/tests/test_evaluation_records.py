@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError
 from django.urls import reverse
 
-from recommendations import services
+from recommendations import builds, hybrid, services
 from recommendations.models import Evaluation, ModelVersion
 from recommendations.tests.test_evaluation_command import run, small_dataset  # noqa: F401
 from tests.factories import UserFactory
@@ -25,7 +25,7 @@ def admin_client(client):
 
 
 def test_model_version_option_records_an_evaluation(catalog, small_dataset, tmp_path):  # noqa: F811
-    version = services.build_model(triggered_by="test")
+    version = builds.build_model(triggered_by="test")
     out = tmp_path / "out"
     text = run(small_dataset, out, strategies=STRATEGIES, no_chart=True, model_version=version.pk)
     evaluation = Evaluation.objects.get()
@@ -45,10 +45,10 @@ def test_model_version_option_records_an_evaluation(catalog, small_dataset, tmp_
 
 
 def test_record_uses_the_active_version_and_its_parameters(catalog, small_dataset, tmp_path):  # noqa: F811
-    services.build_model(triggered_by="test")
-    off = services.build_model(
+    builds.build_model(triggered_by="test")
+    off = builds.build_model(
         triggered_by="test",
-        hybrid_params=services.hybrid.HybridParams(collab=False),
+        hybrid_params=hybrid.HybridParams(collab=False),
     )
     run(small_dataset, tmp_path / "a", strategies=STRATEGIES, no_chart=True, record=True)
     evaluation = Evaluation.objects.get()
@@ -71,8 +71,8 @@ def test_record_refuses_without_a_usable_version(db, small_dataset, tmp_path):  
 def test_admin_shows_the_latest_evaluation_of_each_version(
     admin_client, catalog, django_assert_max_num_queries
 ):
-    v1 = services.build_model(triggered_by="test")
-    v2 = services.build_model(triggered_by="test")
+    v1 = builds.build_model(triggered_by="test")
+    v2 = builds.build_model(triggered_by="test")
     metrics = {
         "popularity": {"precision": 0.05, "recall": 0.08, "ndcg": 0.079, "hit_rate": 0.33,
                        "coverage": 0.04, "users": 497},

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from movies.models import Rating
-from recommendations import artifacts, hybrid, services, serving
+from recommendations import artifacts, building, builds, hybrid, loading, services
 from recommendations.models import ModelVersion
 from recommendations.tests.catalog import make_movie, rate
 from tests.factories import RatingFactory, UserFactory
@@ -22,7 +22,7 @@ TRUSTING = hybrid.HybridParams(site_half_ratings=1, prior_site_half_ratings=1)
 
 
 def build(**kwargs) -> ModelVersion:
-    return services.build_model(triggered_by="test", **kwargs)
+    return builds.build_model(triggered_by="test", **kwargs)
 
 
 @pytest.fixture
@@ -52,7 +52,7 @@ def test_build_stores_the_hybrid_arrays_with_checksums_and_stats(co_raters, spac
     assert version.has_hybrid and version.has_collab
     assert int(np.load(version.artifact_dir / "n_site_ratings.npy")) == 23
     # Loaded memory-mapped, the neighbour matrix wrapped around the mapped pages.
-    model = serving.get_active_model()
+    model = loading.get_active_model()
     assert isinstance(model.hybrid["prior"], np.memmap)
     assert np.shares_memory(model.neighbours.data, model.arrays["cf_data"])
     assert model.has_collab
@@ -66,9 +66,9 @@ def test_site_ratings_matrix_reads_values_in_chunks(catalog, space_fan, monkeypa
     rate(other, [catalog["crime"][0]], "2.5")
     movie_ids = np.array(sorted(m.pk for ms in catalog.values() for m in ms), dtype=np.int64)
     movie_ids = movie_ids[movie_ids != catalog["romance"][0].pk]  # "added after the build"
-    monkeypatch.setattr(services, "RATINGS_CHUNK", 2)
+    monkeypatch.setattr(building, "RATINGS_CHUNK", 2)
     with CaptureQueriesContext(connection) as queries:
-        site = services.site_ratings_matrix(movie_ids=movie_ids)
+        site = building.site_ratings_matrix(movie_ids=movie_ids)
     assert len(queries) == 2  # a count and one streamed query, whatever the number of chunks
     assert site.matrix.shape == (2, len(movie_ids))
     assert site.ratings == 5 and site.users == 2 and site.rated_items == 5
@@ -106,7 +106,7 @@ def test_serving_calls_hybrid_recommend_with_every_rating(catalog, space_fan, mo
     monkeypatch.setattr(hybrid, "recommend", spy)
     services.recommend_for_user(user=space_fan, top_n=4)
     assert sorted(seen["history_scores"]) == [1.5, 1.5, 5.0, 5.0, 5.0]  # dislikes included
-    assert seen["n"] == 4 and seen["neighbours"] is serving.get_active_model().neighbours
+    assert seen["n"] == 4 and seen["neighbours"] is loading.get_active_model().neighbours
 
 
 def test_low_ratings_push_similar_movies_down(catalog):
@@ -150,7 +150,7 @@ def _strip_hybrid(version: ModelVersion) -> None:
     version.hybrid_params = {}
     version.site_ratings = version.site_users = version.rated_items = version.cf_neighbours = None
     version.save()
-    serving.reset_cache()
+    loading.reset_cache()
 
 
 def test_version_without_hybrid_arrays_still_serves_content_based(client, catalog, space_fan):
@@ -237,7 +237,7 @@ def test_build_command_reports_what_the_hybrid_learned(co_raters, space_fan, set
 def test_popular_picks_are_explained_as_popular(catalog, space_fan):
     """Whatever the blend puts on the list mostly for popularity says so, instead of
     crediting a liked movie; personal picks keep "Because you liked"."""
-    services.build_model(triggered_by="test")
+    builds.build_model(triggered_by="test")
     result = services.recommend_for_user(user=space_fan, top_n=20)
     assert result.items
     for item in result.items:

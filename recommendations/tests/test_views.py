@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from recommendations import services
+from recommendations import builds
 from recommendations.models import ModelVersion
 
 pytestmark = pytest.mark.django_db
@@ -12,7 +12,7 @@ API = "/api/recommendations"
 
 
 def build():
-    return services.build_model(triggered_by="test")
+    return builds.build_model(triggered_by="test")
 
 
 def test_page_requires_login(client):

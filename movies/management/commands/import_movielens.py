@@ -8,7 +8,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from movies.services.movielens import MovieLensError, import_movielens
+from movies.errors import CatalogError
+from movies.services.movielens import import_movielens
 
 
 class Command(BaseCommand):
@@ -43,7 +44,7 @@ class Command(BaseCommand):
         started = time.perf_counter()
         try:
             summary = import_movielens(directory=directory, ratings=ratings, progress=progress)
-        except MovieLensError as exc:
+        except CatalogError as exc:
             raise CommandError(f"Cannot import {directory}: {exc}") from exc
         finally:
             for bar in bars.values():

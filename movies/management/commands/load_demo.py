@@ -12,7 +12,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from movies.services.demo import DemoCatalogError, load_demo_catalog
+from movies.errors import CatalogError
+from movies.services.demo import load_demo_catalog
 
 
 class Command(BaseCommand):
@@ -46,7 +47,7 @@ class Command(BaseCommand):
 
         try:
             summary = load_demo_catalog(paths=files or None, progress=progress)
-        except DemoCatalogError as exc:
+        except CatalogError as exc:
             raise CommandError(f"Demo catalog not loaded, nothing changed.\n{exc}") from exc
         finally:
             for bar in bars:

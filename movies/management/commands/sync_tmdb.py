@@ -1,15 +1,17 @@
-"""manage.py sync_tmdb --pages N [--rebuild]: load popular movies from TMDB."""
+"""manage.py sync_tmdb --pages N [--rebuild]: load popular movies from TMDB.
+
+Runs in this process (no Celery) as one SyncRun with one chunk, shown in the admin like the
+Celery syncs; refused while another sync is queued or running."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 from tqdm import tqdm
 
+from movies.errors import CatalogError
 from movies.models import SyncRun
-from movies.services import tmdb_sync
-from movies.tmdb import TMDBError
+from movies.services import sync_runs
 
 
 class Command(BaseCommand):
@@ -43,16 +45,15 @@ class Command(BaseCommand):
             )
 
         # The run is recorded like the Celery ones, so the admin shows command syncs too.
-        run = SyncRun.objects.create(
-            triggered_by="manage.py sync_tmdb",
-            pages=pages,
-            start_page=start_page,
-            rebuild=rebuild,
-            status=SyncRun.Status.RUNNING,
-            started_at=timezone.now(),
-            chunks_total=1,
-            progress_total=pages * 20,
-        )
+        try:
+            run = sync_runs.begin_sync_run(
+                triggered_by="manage.py sync_tmdb",
+                pages=pages,
+                start_page=start_page,
+                rebuild=rebuild,
+            )
+        except CatalogError as exc:
+            raise CommandError(str(exc)) from exc
         bar = tqdm(
             total=pages * 20,
             unit="movie",
@@ -62,32 +63,20 @@ class Command(BaseCommand):
         )
 
         def progress(done: int, total: int, message: str) -> None:
-            # The admin shows command runs too; one tiny UPDATE per movie is cheap next to
-            # the TMDB call it reports.
-            SyncRun.objects.filter(pk=run.pk).update(progress_done=done, progress_total=total)
             bar.total = total
             bar.update(done - bar.n)
             bar.set_postfix_str(message, refresh=False)
 
-        summary = tmdb_sync.SyncSummary()
-        error = None
         try:
-            tmdb_sync.sync_popular(
-                pages=pages, start_page=start_page, progress=progress, summary=summary
+            summary = sync_runs.run_chunk(
+                run=run, start_page=start_page, pages=pages, on_progress=progress
             )
-        except tmdb_sync.SyncStopped as exc:
-            error = str(exc)
-        except TMDBError as exc:
-            error = str(exc)
         except KeyboardInterrupt:
-            error = "interrupted; run the command again to finish (it is idempotent)"
+            run.fail("interrupted; run the command again to finish (it is idempotent)")
+            sync_runs.finish_sync(run_id=run.pk)
+            raise CommandError(f"TMDB sync stopped: {run.error}") from None
         finally:
             bar.close()
-            if error:
-                SyncRun.objects.filter(pk=run.pk).update(
-                    status=SyncRun.Status.FAILED, message=error, finished_at=timezone.now()
-                )
-            tmdb_sync.record_chunk(run_id=run.pk, summary=summary)
 
         self.stdout.write(f"Pages fetched: {summary.pages} of {pages}")
         self.stdout.write(f"Movies: {summary}")
@@ -95,10 +84,10 @@ class Command(BaseCommand):
             self.stdout.write(self.style.WARNING(f"  failed {what}: {message}"))
         if summary.failed > 20:
             self.stdout.write(f"  ... and {summary.failed - 20} more (see the sync run in admin)")
-        if error:
-            raise CommandError(f"TMDB sync stopped: {error}")
 
-        run = tmdb_sync.finish_sync(run_id=run.pk)
+        run = sync_runs.finish_sync(run_id=run.pk)
+        if run.status == SyncRun.Status.FAILED:
+            raise CommandError(f"TMDB sync stopped: {run.error}")
         if rebuild:
             self.stdout.write(run.message.split("; ", 1)[-1])
         self.stdout.write(self.style.SUCCESS(f"TMDB sync #{run.pk} done: {summary}"))

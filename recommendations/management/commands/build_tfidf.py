@@ -1,4 +1,4 @@
-"""manage.py build_tfidf: build (and by default activate) a new TF-IDF model version."""
+"""manage.py build_tfidf: build (and by default activate) a new model version (TF-IDF + hybrid)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,18 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from recommendations import services, tfidf
+from recommendations import building, builds, tfidf
+from recommendations.errors import BuildAlreadyRunning
+from recommendations.models import ModelVersion
 
 
 class Command(BaseCommand):
     help = (
-        "Build a new TF-IDF model version from the catalog (the same service the admin button "
-        "and the Celery task use). Defaults come from the TFIDF_* settings."
+        "Build a new model version (TF-IDF + hybrid) from the catalog, in this process: the "
+        "same service (recommendations.builds.build_model) the Celery task runs for the admin "
+        "button. Defaults come from the TFIDF_* settings. A build whose process was killed "
+        "stops blocking new ones once its lease is gone; to clear a stuck one by hand, see "
+        "`manage.py tfidf_versions --mark-failed ID`."
     )
 
     def add_arguments(self, parser):
@@ -38,7 +43,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **opts):
-        base = services.default_params()
+        base = building.default_params()
         try:
             params = tfidf.TfidfParams(
                 max_features=opts["max_features"]
@@ -73,13 +78,13 @@ class Command(BaseCommand):
             bar.refresh()
 
         try:
-            version = services.build_model(
+            version = builds.build_model(
                 triggered_by="command:build_tfidf",
                 params=params,
                 activate=opts["activate"],
                 progress=progress,
             )
-        except services.BuildAlreadyRunning as exc:
+        except BuildAlreadyRunning as exc:
             raise CommandError(str(exc)) from exc
         except tfidf.TfidfError as exc:
             raise CommandError(f"Build failed: {exc}") from exc
@@ -113,7 +118,7 @@ class Command(BaseCommand):
         ]:
             self.stdout.write(f"  {label:<14} {value}")
         if opts["prune"]:
-            pruned = services.prune_versions()
+            pruned = ModelVersion.objects.prune()
             self.stdout.write(f"Pruned {pruned} old version(s).")
 
 

@@ -211,7 +211,7 @@ class Command(BaseCommand):
                 raise CommandError("--record: no model version is active; build one first.")
         else:
             return None
-        if version.status != ModelVersion.Status.READY:
+        if version.status != ModelVersion.Status.SUCCEEDED:
             raise CommandError(f"Model version {version.pk} is {version.status}, not ready.")
         return version
 

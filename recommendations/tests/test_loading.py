@@ -1,0 +1,265 @@
+"""loading: validating a version's files, and the per-process cache of the served version."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from recommendations import artifacts, builds, loading, services
+from recommendations.artifacts import ArtifactError
+from recommendations.models import ModelVersion
+
+pytestmark = pytest.mark.django_db
+
+
+def build(**kwargs) -> ModelVersion:
+    return builds.build_model(triggered_by="test", **kwargs)
+
+
+def _writable(path):
+    os.chmod(path.parent, 0o755)
+    os.chmod(path, 0o644)
+
+
+def _corrupt_truncate(path):
+    _writable(path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _corrupt_flip(path):
+    _writable(path)
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF  # same size, different content: only the checksum notices
+    path.write_bytes(bytes(data))
+
+
+def _corrupt_unlink(path):
+    _writable(path)
+    path.unlink()
+
+
+def _replace_array(version: ModelVersion, name: str, array: np.ndarray) -> None:
+    """Damage that happened before checksumming: the checksum matches the bad array, so only
+    the structural checks can refuse it."""
+    path = version.artifact_dir / f"{name}.npy"
+    _writable(path)
+    with open(path, "wb") as fh:
+        np.save(fh, array, allow_pickle=False)
+    version.checksums[path.name] = artifacts.sha256_file(path)
+    ModelVersion.objects.filter(pk=version.pk).update(checksums=version.checksums)
+
+
+def test_new_active_version_is_picked_up_without_restart(catalog, space_fan):
+    v1 = build()
+    assert services.recommend_for_user(user=space_fan).model_version == v1.pk
+    v2 = build()
+    assert services.recommend_for_user(user=space_fan).model_version == v2.pk
+    v1.activate()  # rollback is picked up too
+    assert services.recommend_for_user(user=space_fan).model_version == v1.pk
+
+
+def test_version_check_is_cheap_within_the_ttl(
+    catalog, space_fan, settings, django_assert_num_queries
+):
+    build()
+    settings.RECS_VERSION_CHECK_SECONDS = 300
+    loading.reset_cache()
+    assert loading.get_active_model() is not None
+    with django_assert_num_queries(0):
+        for _ in range(5):
+            assert loading.get_active_model() is not None
+
+
+def test_model_arrays_are_memory_mapped(catalog):
+    build()
+    model = loading.get_active_model()
+    assert isinstance(model.arrays["data"], np.memmap)
+    assert isinstance(model.arrays["indices"], np.memmap)
+    # The matrix is built around the mapped pages, not a private copy.
+    assert np.shares_memory(model.matrix.data, model.arrays["data"])
+    assert np.shares_memory(model.matrix_t.indices, model.arrays["t_indices"])
+
+
+@pytest.mark.parametrize("corrupt", [_corrupt_truncate, _corrupt_flip, _corrupt_unlink])
+def test_corrupt_artifacts_keep_the_previous_model_serving(catalog, space_fan, caplog, corrupt):
+    v1 = build()
+    assert services.recommend_for_user(user=space_fan).model_version == v1.pk
+    v2 = build()
+    corrupt(v2.artifact_dir / "data.npy")
+    with caplog.at_level(logging.ERROR, logger="recommendations.loading"):
+        result = services.recommend_for_user(user=space_fan)
+    assert result.strategy == "hybrid" and result.model_version == v1.pk
+    assert f"Cannot load model version {v2.pk}" in caplog.text
+    assert f"serving version {v1.pk}" in caplog.text
+
+
+@pytest.mark.parametrize("corrupt", [_corrupt_truncate, _corrupt_flip, _corrupt_unlink])
+def test_after_a_restart_the_newest_loadable_version_is_served(catalog, space_fan, caplog, corrupt):
+    """Issue #9 defect 5: after a restart (nothing loaded yet) workers answered 503. Now a
+    fresh process serves the newest ready version that loads."""
+    v1 = build()
+    v2 = build(activate=False)
+    v3 = build()
+    corrupt(v3.artifact_dir / "indices.npy")
+    loading.reset_cache()  # a restarted worker
+    with caplog.at_level(logging.ERROR, logger="recommendations.loading"):
+        model = loading.get_active_model()
+        result = services.recommend_for_user(user=space_fan)
+    assert model is not None and model.version_id == v2.pk  # newest, not merely the previous
+    assert result.strategy == "hybrid" and result.model_version == v2.pk
+    assert f"Cannot load model version {v3.pk}" in caplog.text
+    assert v1.pk != v2.pk
+
+
+def test_the_failure_is_recorded_on_the_version_and_cleared_when_it_loads(catalog, space_fan):
+    v1 = build()
+    v2 = build()
+    path = v2.artifact_dir / "indptr.npy"
+    good = path.read_bytes()
+    _corrupt_flip(path)
+    assert services.recommend_for_user(user=space_fan).model_version == v1.pk
+    v2.refresh_from_db()
+    assert "fails its checksum" in v2.load_error and v2.load_error_at is not None
+    assert f"serving version {v1.pk}" in v2.load_error
+    path.write_bytes(good)  # repaired
+    loading.reset_cache()
+    assert services.recommend_for_user(user=space_fan).model_version == v2.pk
+    v2.refresh_from_db()
+    assert v2.load_error == "" and v2.load_error_at is None
+
+
+@pytest.mark.parametrize(
+    "name, bad",
+    [
+        ("indices", lambda a: np.full_like(a, 10**6)),
+        ("t_indices", lambda a: a - 10**6),
+        ("indptr", lambda a: a[::-1].copy()),
+        ("cf_indices", lambda a: np.full_like(a, 10**6)),
+        ("movie_ids", lambda a: a[:-1].copy()),
+        ("row_norms", lambda a: a.astype(np.int64)),
+        ("prior", lambda a: a[:3].copy()),
+    ],
+)
+def test_bad_structure_with_a_matching_checksum_keeps_the_previous_version(
+    catalog, space_fan, caplog, name, bad, co_raters
+):
+    v1 = build()
+    v2 = build()
+    current = np.load(v2.artifact_dir / f"{name}.npy")
+    _replace_array(v2, name, bad(current))
+    with caplog.at_level(logging.ERROR, logger="recommendations.loading"):
+        result = services.recommend_for_user(user=space_fan)
+    assert result.model_version == v1.pk and result.strategy == "hybrid"
+    assert f"Cannot load model version {v2.pk}" in caplog.text
+    v2.refresh_from_db()
+    with pytest.raises(ArtifactError, match="invalid|inconsistent"):
+        loading.load_version(v2)
+
+
+def test_corrupt_artifacts_without_a_previous_model_fall_back(catalog, space_fan, caplog):
+    v1 = build()
+    _corrupt_flip(v1.artifact_dir / "indices.npy")
+    with caplog.at_level(logging.ERROR, logger="recommendations.loading"):
+        result = services.recommend_for_user(user=space_fan)
+    assert result.strategy == "popularity_fallback" and result.items
+    assert "fails its checksum" in caplog.text
+    v1.refresh_from_db()
+    assert "popularity fallback" in v1.load_error
+
+
+def test_nothing_is_served_when_nothing_is_active(catalog):
+    v1 = build()
+    assert loading.get_active_model().version_id == v1.pk
+    ModelVersion.objects.update(is_active=False)
+    assert loading.get_active_model() is None
+
+
+_LOAD_IN_A_PROCESS = textwrap.dedent(
+    """
+    import json, sys
+    import django
+    django.setup()
+    import numpy as np
+    from recommendations import hybrid
+    from recommendations.artifacts import ArtifactError
+    from recommendations.loading import load_version
+    from recommendations.models import ModelVersion
+
+    version = ModelVersion(pk=int(sys.argv[1]), checksums=json.loads(sys.argv[2]))
+    try:
+        model = load_version(version)
+    except ArtifactError as exc:
+        print("refused:", exc)
+        sys.exit(0)
+    # What serving does with a loaded model: both cosine paths and the collaborative part.
+    rows = np.arange(min(3, model.n_rows))
+    recs = hybrid.recommend(
+        model.hybrid,
+        tfidf_matrix=model.matrix,
+        history_rows=rows,
+        history_scores=np.full(len(rows), 5.0),
+        n=5,
+        tfidf_row_norms=model.row_norms,
+        tfidf_matrix_t=model.matrix_t,
+        neighbours=model.neighbours,
+    )
+    print("served", len(recs))
+    """
+)
+
+
+def _load_in_a_process(version: ModelVersion, settings) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "netflixrecs.settings_test",
+        "MODEL_DIR": str(settings.MODEL_DIR),
+    }
+    return subprocess.run(
+        [sys.executable, "-c", _LOAD_IN_A_PROCESS, str(version.pk), json.dumps(version.checksums)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=str(settings.BASE_DIR),
+    )
+
+
+@pytest.mark.parametrize("damage", ["t_indices", "cf_indices", "truncate", "flip", None])
+def test_a_worker_process_loading_a_damaged_version_exits_normally(
+    co_raters, space_fan, settings, damage
+):
+    """No SIGSEGV, no SIGBUS: a real process loads the damaged version and is refused with an
+    ArtifactError (exit 0). ``None``: the intact version is served, so the test can fail."""
+    version = build()
+    assert version.has_collab
+    if damage in ("t_indices", "cf_indices"):
+        current = np.load(version.artifact_dir / f"{damage}.npy")
+        _replace_array(version, damage, current + 2**28)
+    elif damage == "truncate":
+        _corrupt_truncate(version.artifact_dir / "t_data.npy")
+    elif damage == "flip":
+        _corrupt_flip(version.artifact_dir / "cf_indices.npy")
+    proc = _load_in_a_process(version, settings)
+    assert proc.returncode == 0, (proc.returncode, proc.stdout, proc.stderr[-2000:])
+    expected = "served" if damage is None else "refused:"
+    assert proc.stdout.startswith(expected), proc.stdout + proc.stderr[-2000:]
+
+
+@pytest.fixture
+def co_raters(catalog):
+    """Members who co-rate, so builds have a collaborative part to damage."""
+    from recommendations.tests.catalog import rate
+    from tests.factories import UserFactory
+
+    for i in range(4):
+        member = UserFactory(username=f"member{i}")
+        rate(member, [catalog["space"][0], catalog["crime"][3]], "5.0")
+    return catalog
