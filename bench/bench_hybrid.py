@@ -31,7 +31,7 @@ from recommendations import evaluation, hybrid, tfidf  # noqa: E402
 
 
 def tfidf_only(model: tfidf.TfidfModel, rows, scores, n=10, matrix_t=None):
-    """What services.recommend_for_user does for a user: profile, cosine, top-n, reasons."""
+    """What pipeline.recommend_for_user does for a user: profile, cosine, top-n, reasons."""
     liked = scores >= 4.0
     if not liked.any():
         return []

@@ -198,7 +198,8 @@ def test_no_dense_conversion_in_the_recommender_code():
     """The matrix and profiles stay sparse: no .toarray()/.todense() anywhere in the path."""
     root = Path(tfidf.__file__).parent
     offenders = []
-    for name in ["tfidf.py", "hybrid.py", "services.py", "serving.py", "artifacts.py"]:
+    serving = ["pipeline.py", "scoring.py", "explain.py", "fallbacks.py", "strategies.py"]
+    for name in ["tfidf.py", "hybrid.py", "services.py", "serving.py", "artifacts.py", *serving]:
         text = (root / name).read_text()
         for lineno, line in enumerate(text.splitlines(), 1):
             if re.search(r"\.(toarray|todense)\s*\(", line) or ".A1" in line:

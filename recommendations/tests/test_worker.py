@@ -8,6 +8,7 @@ from django.db import transaction
 
 from recommendations import services, serving
 from recommendations.models import ModelVersion
+from recommendations.pipeline import recommend_for_user
 
 
 def wait_for(version: ModelVersion, timeout: float = 90) -> dict:
@@ -29,7 +30,7 @@ def test_rebuild_on_a_real_worker_is_picked_up_without_restart(
     celery_worker_process, catalog, space_fan
 ):
     first = services.build_model(triggered_by="test")
-    assert services.recommend_for_user(user=space_fan).model_version == first.pk
+    assert recommend_for_user(user=space_fan).model_version == first.pk
 
     # Single-flight: a second request while the first is queued is refused.
     with transaction.atomic():
@@ -48,4 +49,4 @@ def test_rebuild_on_a_real_worker_is_picked_up_without_restart(
     assert not first.is_active
     # This process (the "web process") picks the new version up without a restart.
     assert serving.get_active_model().version_id == built.pk
-    assert services.recommend_for_user(user=space_fan).model_version == built.pk
+    assert recommend_for_user(user=space_fan).model_version == built.pk
