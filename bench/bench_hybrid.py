@@ -31,7 +31,7 @@ from recommendations import evaluation, hybrid, tfidf  # noqa: E402
 
 
 def tfidf_only(model: tfidf.TfidfModel, rows, scores, n=10, matrix_t=None):
-    """What services.recommend_for_user does for a user: profile, cosine, top-n, reasons."""
+    """What pipeline.recommend_for_user does for a user: profile, cosine, top-n, reasons."""
     liked = scores >= 4.0
     if not liked.any():
         return []
@@ -43,7 +43,7 @@ def tfidf_only(model: tfidf.TfidfModel, rows, scores, n=10, matrix_t=None):
 
 
 def hybrid_path(arrays, model, rows, scores, n=10, matrix_t=None, neighbours=None):
-    """hybrid.recommend as the site calls it (neighbour CSR wrapped once, like serving.py)."""
+    """hybrid.recommend as the site calls it (neighbour CSR wrapped once, like loading.py)."""
     return hybrid.recommend(
         arrays,
         tfidf_matrix=model.matrix,

@@ -138,7 +138,7 @@ def hybrid_users(rng, n_rows: int, count: int, ratings: sp.csr_matrix):
 
 
 def served_request(arrays, matrix, norms, names, rows, scores, matrix_t, neighbours, n=10):
-    """What services.recommend_for_user does with a hybrid model (minus the database)."""
+    """What pipeline.recommend_for_user does with a hybrid model (minus the database)."""
     extra = {}
     if "neighbours" in inspect.signature(hybrid.recommend).parameters:
         extra["neighbours"] = neighbours  # wrapped once at load; older code had no such option
@@ -306,7 +306,8 @@ def run_django(args) -> None:
 
     from movies.models import Movie, Rating
     from movies.services.catalog import upsert_movie
-    from recommendations import builds, services
+    from recommendations import builds
+    from recommendations.pipeline import recommend_for_user
 
     call_command("migrate", verbosity=0)
     print(f"\n== django (scratch SQLite in {scratch})")
@@ -315,15 +316,15 @@ def run_django(args) -> None:
         """One warm-up call per user (loads the model), then one timed call."""
         samples, strategies = [], set()
         for user in users:
-            services.recommend_for_user(user=user)
+            recommend_for_user(user=user)
             t0 = time.perf_counter()
-            result = services.recommend_for_user(user=user, top_n=10)
+            result = recommend_for_user(user=user, top_n=10)
             samples.append(time.perf_counter() - t0)
-            strategies.add(result.strategy)
+            strategies.add(str(result.strategy))  # the strategy's name
         return samples, strategies
 
     def print_examples(user) -> None:
-        for item in services.recommend_for_user(user=user, top_n=3).items:
+        for item in recommend_for_user(user=user, top_n=3).items:
             print(f"    {item.movie.title}: {item.score} · {item.explanation}")
 
     def build_and_report(label: str) -> None:

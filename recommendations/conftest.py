@@ -6,6 +6,7 @@ import pytest
 
 from recommendations import loading
 from recommendations.tests.catalog import THEMES, make_movie, rate
+from tests.factories import UserFactory
 
 
 @pytest.fixture(autouse=True)
@@ -29,6 +30,16 @@ def space_fan(user, catalog):
     rate(user, catalog["space"][:3], "5.0")
     rate(user, catalog["romance"][:2], "1.5")
     return user
+
+
+@pytest.fixture
+def co_raters(catalog):
+    """Six members who all love Space Movie 0 *and* Crime Movie 3 (text-wise unrelated)."""
+    for i in range(6):
+        member = UserFactory(username=f"member{i}")
+        rate(member, [catalog["space"][0], catalog["crime"][3]], "5.0")
+        rate(member, [catalog["romance"][i % 4]], "3.0")
+    return catalog
 
 
 @pytest.fixture

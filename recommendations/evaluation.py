@@ -355,9 +355,9 @@ def evaluate_lists(
 # ---------------------------------------------------------------------------------------------
 # Strategies
 # ---------------------------------------------------------------------------------------------
-# Every strategy maps (context, one user's split) -> a ranked list of k catalog rows. They call
-# the serving code (tfidf.py, hybrid.py) or a baseline model from collab.py; nothing here is a
-# re-implementation of what the site runs.
+# Every strategy maps a context to one ranked list of k catalog rows per user. They call the
+# serving code (tfidf.py, hybrid.py) or a baseline model from collab.py; nothing here is a
+# re-implementation of what the site runs. recommendations/strategies.py names them.
 
 
 @dataclass
@@ -430,7 +430,7 @@ def strategy_content_tfidf(ctx: EvalContext, like_threshold: float = 4.0) -> lis
     """The reference content design: cosine to the rating-weighted mean of liked rows.
 
     Users with nothing liked in their history get the site's popularity fallback (most rated),
-    as ``services.recommend_for_user`` does.
+    as ``pipeline.recommend_for_user`` does.
     """
     m = ctx.tfidf_model
     fallback = np.diff(sp.csc_matrix(ctx.history).indptr).astype(np.float64)
@@ -527,23 +527,13 @@ def strategy_cold_start(ctx: EvalContext) -> list[np.ndarray]:
     ]
 
 
-STRATEGIES = {
-    "popularity": strategy_popularity,
-    "tmdb_popularity": strategy_tmdb_popularity,
-    "content_tfidf": strategy_content_tfidf,
-    "item_knn": strategy_item_knn,
-    "ease_tfidf": strategy_ease_tfidf,
-    "cold_start": strategy_cold_start,
-    "production_no_collab": strategy_production_no_collab,
-    "production": strategy_production,
-}
-DEFAULT_STRATEGIES = tuple(STRATEGIES)
+def run_strategy(ctx: EvalContext, name: str, scorer) -> StrategyResult:
+    """Metrics of one strategy: ``scorer(ctx)`` ranks every user's list, reported as ``name``.
 
-
-def run_strategy(ctx: EvalContext, name: str) -> StrategyResult:
-    if name not in STRATEGIES:
-        raise ValueError(f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}")
-    lists = STRATEGIES[name](ctx)
+    The strategies themselves are named in ``recommendations.strategies`` (the one registry of
+    the site and ``manage.py evaluate``); this module only knows how to measure them.
+    """
+    lists = scorer(ctx)
     return evaluate_lists(
         strategy=name,
         splits=ctx.splits,
@@ -551,3 +541,17 @@ def run_strategy(ctx: EvalContext, name: str) -> StrategyResult:
         n_items=ctx.n_items,
         k=ctx.k,
     )
+
+
+def __getattr__(name: str):
+    """``STRATEGIES``: the evaluation strategies' names, read from the registry.
+
+    Kept only for ``recommendations/admin.py`` (its column order) until it reads
+    ``strategies.evaluation_names()`` itself; remove then. Imported lazily so this module
+    stays free of Django.
+    """
+    if name == "STRATEGIES":
+        from recommendations.strategies import evaluation_names
+
+        return evaluation_names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

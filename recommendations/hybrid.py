@@ -1,7 +1,7 @@
 """The production recommender: TF-IDF content + collaborative (EASE) + a popularity prior.
 
 Pure numpy / scipy; no Django. Works on catalog *rows* (the TF-IDF matrix rows), like
-``tfidf.py``, so the website (via services.py) and ``manage.py evaluate`` run the same code.
+``tfidf.py``, so the website (via pipeline.py) and ``manage.py evaluate`` run the same code.
 
 Life cycle
 ----------
@@ -421,7 +421,7 @@ def recommend(
 ) -> list[Recommendation]:
     """Top ``n`` rows for one user, history (and ``exclude_rows``) excluded, with reasons.
 
-    The same function serves the site (``services.recommend_for_user``) and the evaluation's
+    The same function serves the site (``pipeline.recommend_for_user``) and the evaluation's
     ``production`` strategy. ``neighbours``: see :func:`score_parts`.
     """
     rows = np.asarray(history_rows, dtype=np.int64).ravel()

@@ -1,7 +1,7 @@
 """Content-based recommender core: TF-IDF over a movie "soup", kept sparse end to end.
 
 Pure numpy / scipy / scikit-learn; no Django and no database ids. Everything works on *row
-indices* into the fitted matrix, so the same code serves the website (services.py maps rows to
+indices* into the fitted matrix, so the same code serves the website (pipeline.py maps rows to
 movie ids) and the offline evaluation on MovieLens + TMDB data.
 
 The matrix is never made dense (a test greps this file for the dense conversions).

@@ -1,4 +1,4 @@
-"""Recommendation pages and the JSON API: thin views over services.recommend_for_user."""
+"""Recommendation pages and the JSON API: thin views over pipeline.recommend_for_user."""
 
 from __future__ import annotations
 
@@ -8,20 +8,20 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from . import services
+from .errors import InvalidRequest
+from .pipeline import MAX_TOP_N, recommend_for_user, validate_top_n
 from .loading import get_active_model
 
 
 @login_required
 def for_you(request):
-    result = services.recommend_for_user(user=request.user, top_n=services.MAX_TOP_N // 2)
+    result = recommend_for_user(user=request.user, top_n=MAX_TOP_N // 2)
     return render(
         request,
         "recommendations/for_you.html",
         {
             "result": result,
             "min_ratings": settings.RECS_MIN_RATINGS,
-            "like_threshold": settings.RECS_LIKE_THRESHOLD,
         },
     )
 
@@ -34,20 +34,21 @@ def _error(status: int, message: str) -> JsonResponse:
 def api_recommendations(request):
     """``GET /api/recommendations?top_n=N`` for the signed-in user (session auth).
 
-    ``strategy`` is "hybrid" (content + collaborative + popularity), "content_based" (a model
-    without a collaborative part) or "popularity_fallback" (cold start); see docs/evaluation.md.
+    ``strategy`` is the name of a served strategy in ``recommendations.strategies``: "hybrid"
+    (content + collaborative + popularity), "content_based" (a model without a collaborative
+    part) or "popularity_fallback" (cold start); see docs/evaluation.md.
     """
     if not request.user.is_authenticated:
         return _error(401, "Sign in to get recommendations.")
     try:
-        top_n = services.validate_top_n(request.GET.get("top_n", "10"))
-    except ValueError as exc:
+        top_n = validate_top_n(request.GET.get("top_n", "10"))
+    except InvalidRequest as exc:
         return _error(400, str(exc))
     if get_active_model() is None:
         return _error(
             503, "No recommendation model is active yet; an administrator has to build one."
         )
-    result = services.recommend_for_user(user=request.user, top_n=top_n)
+    result = recommend_for_user(user=request.user, top_n=top_n)
     return JsonResponse(
         {
             "recommendations": [
@@ -63,7 +64,7 @@ def api_recommendations(request):
                 }
                 for item in result.items
             ],
-            "strategy": result.strategy,
+            "strategy": result.strategy.name,
             "total_ratings": result.total_ratings,
             "model_version": result.model_version,
         }

@@ -5,7 +5,7 @@ import logging
 from django import template
 from django.conf import settings
 
-from recommendations.services import similar_movies
+from recommendations.pipeline import similar_movies
 
 register = template.Library()
 logger = logging.getLogger(__name__)
@@ -19,7 +19,7 @@ def more_like_this(movie, user=None, n: int = 12):
     empty.
     """
     try:
-        similar = similar_movies(movie=movie, n=n)
+        similar = similar_movies(movie=movie, n=n, user=user)
     except Exception:
         logger.exception("More like this failed for movie %s", movie.pk)
         similar = []

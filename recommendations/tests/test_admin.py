@@ -6,7 +6,7 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 
-from recommendations import builds, loading, services
+from recommendations import builds, loading, pipeline
 from recommendations.models import ModelVersion
 from recommendations.tests.factories import ModelVersionFactory
 from tests.factories import UserFactory
@@ -157,7 +157,7 @@ def test_panel_and_list_say_when_the_active_version_cannot_be_loaded(
     path.chmod(0o644)
     path.write_bytes(path.read_bytes()[:-8])
     loading.reset_cache()
-    assert services.recommend_for_user(user=space_fan).model_version == v1.pk
+    assert pipeline.recommend_for_user(user=space_fan).model_version == v1.pk
     status = admin_client.get(reverse(STATUS)).content.decode()
     assert f"Active version {v2.pk} cannot be loaded" in status
     assert f"serving version {v1.pk}" in status

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -175,3 +177,21 @@ def test_load_errors_are_clear(tmp_path):
     good.write_text('{"id": 1}\n')
     with pytest.raises(ValueError, match="tmdbId"):
         ev.load_catalog(links_path=nolinks, tmdb_path=good)
+
+
+def test_run_strategy_measures_the_scorer_it_is_given():
+    splits = [
+        ev.UserSplit(1, np.array([0]), np.array([5.0]), np.array([1, 2]), np.array([1])),
+        ev.UserSplit(2, np.array([1]), np.array([5.0]), np.array([2]), np.array([2])),
+    ]
+    item = ev.CatalogItem(1, 1, "t", (), (), "", 0.0, 0, 0.0)
+    catalog = ev.Catalog(items=[item] * 4, row_by_movielens_id={1: 0})  # only its length matters
+    ctx = ev.EvalContext(catalog=catalog, splits=splits, history=ev.history_matrix(splits, 4), k=2)
+    result = ev.run_strategy(ctx, "fixed", lambda c: [np.array([1, 3]), np.array([3, 2])])
+    assert result.strategy == "fixed" and result.users == 2
+    assert result.hit_rate == 1.0 and result.coverage == 3 / 4
+
+
+def test_module_has_no_django_imports():
+    text = Path(ev.__file__).read_text()
+    assert not re.search(r"^\s*(from|import)\s+django", text, re.MULTILINE)

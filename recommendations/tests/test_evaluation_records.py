@@ -8,7 +8,8 @@ import pytest
 from django.core.management import CommandError
 from django.urls import reverse
 
-from recommendations import builds, hybrid, services
+from recommendations import builds, hybrid
+from recommendations.evaluations import record_evaluation
 from recommendations.models import Evaluation, ModelVersion
 from recommendations.tests.test_evaluation_command import run, small_dataset  # noqa: F401
 from tests.factories import UserFactory
@@ -88,14 +89,14 @@ def test_admin_shows_the_latest_evaluation_of_each_version(
         "seconds": 8.0,
     }
     old = {**metrics, "production": {**metrics["production"], "ndcg": 0.1111}}
-    services.record_evaluation(version=v1, metrics=old, **common)
-    services.record_evaluation(version=v1, metrics=metrics, **common)  # the latest one
+    record_evaluation(version=v1, metrics=old, **common)
+    record_evaluation(version=v1, metrics=metrics, **common)  # the latest one
     html = admin_client.get(reverse("admin:recommendations_modelversion_changelist")).text
     assert "NDCG@10 0.1522 · hit rate 0.5252" in html and "0.1111" not in html
     assert html.count("NDCG@10 ") == 1  # v2 has none yet
     assert f"{v2.site_ratings:,} ratings / {v2.site_users:,} users" in html
     # One query for all the versions' evaluations, not one per row.
-    services.record_evaluation(version=v2, metrics=metrics, **common)
+    record_evaluation(version=v2, metrics=metrics, **common)
     with django_assert_max_num_queries(12):
         admin_client.get(reverse("admin:recommendations_modelversion_changelist"))
 

@@ -12,7 +12,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from recommendations import artifacts, builds, loading, services
+from recommendations import artifacts, builds, loading, pipeline
 from recommendations.artifacts import ArtifactError
 from recommendations.models import ModelVersion
 
@@ -59,11 +59,11 @@ def _replace_array(version: ModelVersion, name: str, array: np.ndarray) -> None:
 
 def test_new_active_version_is_picked_up_without_restart(catalog, space_fan):
     v1 = build()
-    assert services.recommend_for_user(user=space_fan).model_version == v1.pk
+    assert pipeline.recommend_for_user(user=space_fan).model_version == v1.pk
     v2 = build()
-    assert services.recommend_for_user(user=space_fan).model_version == v2.pk
+    assert pipeline.recommend_for_user(user=space_fan).model_version == v2.pk
     v1.activate()  # rollback is picked up too
-    assert services.recommend_for_user(user=space_fan).model_version == v1.pk
+    assert pipeline.recommend_for_user(user=space_fan).model_version == v1.pk
 
 
 def test_version_check_is_cheap_within_the_ttl(
@@ -91,12 +91,12 @@ def test_model_arrays_are_memory_mapped(catalog):
 @pytest.mark.parametrize("corrupt", [_corrupt_truncate, _corrupt_flip, _corrupt_unlink])
 def test_corrupt_artifacts_keep_the_previous_model_serving(catalog, space_fan, caplog, corrupt):
     v1 = build()
-    assert services.recommend_for_user(user=space_fan).model_version == v1.pk
+    assert pipeline.recommend_for_user(user=space_fan).model_version == v1.pk
     v2 = build()
     corrupt(v2.artifact_dir / "data.npy")
     with caplog.at_level(logging.ERROR, logger="recommendations.loading"):
-        result = services.recommend_for_user(user=space_fan)
-    assert result.strategy == "hybrid" and result.model_version == v1.pk
+        result = pipeline.recommend_for_user(user=space_fan)
+    assert result.strategy.name == "hybrid" and result.model_version == v1.pk
     assert f"Cannot load model version {v2.pk}" in caplog.text
     assert f"serving version {v1.pk}" in caplog.text
 
@@ -112,9 +112,9 @@ def test_after_a_restart_the_newest_loadable_version_is_served(catalog, space_fa
     loading.reset_cache()  # a restarted worker
     with caplog.at_level(logging.ERROR, logger="recommendations.loading"):
         model = loading.get_active_model()
-        result = services.recommend_for_user(user=space_fan)
+        result = pipeline.recommend_for_user(user=space_fan)
     assert model is not None and model.version_id == v2.pk  # newest, not merely the previous
-    assert result.strategy == "hybrid" and result.model_version == v2.pk
+    assert result.strategy.name == "hybrid" and result.model_version == v2.pk
     assert f"Cannot load model version {v3.pk}" in caplog.text
     assert v1.pk != v2.pk
 
@@ -125,13 +125,13 @@ def test_the_failure_is_recorded_on_the_version_and_cleared_when_it_loads(catalo
     path = v2.artifact_dir / "indptr.npy"
     good = path.read_bytes()
     _corrupt_flip(path)
-    assert services.recommend_for_user(user=space_fan).model_version == v1.pk
+    assert pipeline.recommend_for_user(user=space_fan).model_version == v1.pk
     v2.refresh_from_db()
     assert "fails its checksum" in v2.load_error and v2.load_error_at is not None
     assert f"serving version {v1.pk}" in v2.load_error
     path.write_bytes(good)  # repaired
     loading.reset_cache()
-    assert services.recommend_for_user(user=space_fan).model_version == v2.pk
+    assert pipeline.recommend_for_user(user=space_fan).model_version == v2.pk
     v2.refresh_from_db()
     assert v2.load_error == "" and v2.load_error_at is None
 
@@ -156,8 +156,8 @@ def test_bad_structure_with_a_matching_checksum_keeps_the_previous_version(
     current = np.load(v2.artifact_dir / f"{name}.npy")
     _replace_array(v2, name, bad(current))
     with caplog.at_level(logging.ERROR, logger="recommendations.loading"):
-        result = services.recommend_for_user(user=space_fan)
-    assert result.model_version == v1.pk and result.strategy == "hybrid"
+        result = pipeline.recommend_for_user(user=space_fan)
+    assert result.model_version == v1.pk and result.strategy.name == "hybrid"
     assert f"Cannot load model version {v2.pk}" in caplog.text
     v2.refresh_from_db()
     with pytest.raises(ArtifactError, match="invalid|inconsistent"):
@@ -168,8 +168,8 @@ def test_corrupt_artifacts_without_a_previous_model_fall_back(catalog, space_fan
     v1 = build()
     _corrupt_flip(v1.artifact_dir / "indices.npy")
     with caplog.at_level(logging.ERROR, logger="recommendations.loading"):
-        result = services.recommend_for_user(user=space_fan)
-    assert result.strategy == "popularity_fallback" and result.items
+        result = pipeline.recommend_for_user(user=space_fan)
+    assert result.strategy.name == "popularity_fallback" and result.items
     assert "fails its checksum" in caplog.text
     v1.refresh_from_db()
     assert "popularity fallback" in v1.load_error

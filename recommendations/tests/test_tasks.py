@@ -10,7 +10,7 @@ import pytest
 from celery.result import AsyncResult
 from django.db import connection, transaction
 
-from recommendations import builds, loading, services, tasks, tfidf
+from recommendations import builds, loading, pipeline, tasks, tfidf
 from recommendations.models import ModelVersion
 from recommendations.tasks import queue_rebuild, rebuild_model, rebuild_tfidf
 from recommendations.tests.factories import ModelVersionFactory
@@ -190,7 +190,7 @@ def test_rebuild_on_a_real_worker_is_picked_up_without_restart(
     celery_worker_process, catalog, space_fan
 ):
     first = builds.build_model(triggered_by="test")
-    assert services.recommend_for_user(user=space_fan).model_version == first.pk
+    assert pipeline.recommend_for_user(user=space_fan).model_version == first.pk
 
     # Single-flight: a second request while the first is queued is refused.
     with transaction.atomic():
@@ -209,4 +209,4 @@ def test_rebuild_on_a_real_worker_is_picked_up_without_restart(
     assert not first.is_active
     # This process (the "web process") picks the new version up without a restart.
     assert loading.get_active_model().version_id == built.pk
-    assert services.recommend_for_user(user=space_fan).model_version == built.pk
+    assert pipeline.recommend_for_user(user=space_fan).model_version == built.pk

@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from recommendations import builds
 from recommendations.models import ModelVersion
+from recommendations.tests.catalog import rate
 
 pytestmark = pytest.mark.django_db
 
@@ -131,3 +132,51 @@ def test_more_like_this_without_a_model(client, catalog):
     assert response.status_code == 200
     assert "No similar movies to show yet." in response.content.decode()
     assert not ModelVersion.objects.exists()
+
+
+def test_cold_start_user_page_says_why(client, catalog, user):
+    build()
+    rate(user, catalog["crime"][:1], "4.0")
+    client.force_login(user)
+    html = client.get("/recommendations/").content.decode()
+    assert '<code data-testid="strategy">popularity_fallback</code>' in html
+    assert "Until you have rated 5 movies" in html
+    assert html.count('data-testid="recommendation"') == 11  # 12 movies, 1 rated
+
+
+def test_page_explains_the_strategy_it_serves(client, catalog, space_fan):
+    build()
+    client.force_login(space_fan)
+    html = client.get("/recommendations/").content.decode()
+    assert (
+        '<p data-testid="strategy-explained">Picked from movies like the ones you liked and from '
+        "what members who rate like you enjoyed; movies like the ones you rated below 2.5 are "
+        "pushed down.</p>"
+    ) in html
+    assert 'data-testid="fallback-reason"' not in html
+    assert 'title="How well it matches your ratings (blended score)"' in html
+
+
+def test_page_without_a_collaborative_part_says_content_based(client, catalog, space_fan, settings):
+    settings.RECS_COLLABORATIVE = False
+    build()
+    client.force_login(space_fan)
+    html = client.get("/recommendations/").content.decode()
+    assert '<code data-testid="strategy">content_based</code>' in html
+    assert (
+        '<p data-testid="strategy-explained">Picked from movies like the ones you liked (genres, '
+        "keywords, cast, director) and well-liked movies; movies like the ones you rated below "
+        "2.5 are pushed down.</p>"
+    ) in html
+    body = client.get(API, {"top_n": "3"}).json()
+    assert body["strategy"] == "content_based"
+
+
+def test_page_says_when_nothing_liked_yet(client, catalog, user):
+    build()
+    rate(user, catalog["space"] + catalog["romance"][:1], "3.0")
+    client.force_login(user)
+    html = client.get("/recommendations/").content.decode()
+    assert "None of your ratings is 4.0 stars or more yet; rate a movie you liked" in html
+    assert 'data-testid="strategy-explained"' not in html
+    assert 'title="Popularity"' in html

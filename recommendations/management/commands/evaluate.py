@@ -1,10 +1,11 @@
 """manage.py evaluate: offline quality of the recommenders on a MovieLens-format ratings file.
 
-Thin wrapper: the protocol, the strategies and the metrics live in
-``recommendations/evaluation.py`` (pure, tested without a database). Reads only files, never the
-site's database -- unless ``--model-version ID`` or ``--record`` (the active version) is given:
-then the run uses that version's TF-IDF and hybrid parameters and is saved as an ``Evaluation``
-of it, shown on the model version's admin page. See docs/evaluation.md.
+Thin wrapper: the protocol and the metrics live in ``recommendations/evaluation.py`` (pure,
+tested without a database); the strategies come from ``recommendations/strategies.py``, the
+one registry the site serves from too. Reads only files, never the site's database -- unless
+``--model-version ID`` or ``--record`` (the active version) is given: then the run uses that
+version's TF-IDF and hybrid parameters and is saved as an ``Evaluation`` of it, shown on the
+model version's admin page. See docs/evaluation.md.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from tqdm import tqdm
 
-from recommendations import evaluation, hybrid, services, tfidf
+from recommendations import evaluation, hybrid, strategies, tfidf
+from recommendations.evaluations import record_evaluation
 from recommendations.models import ModelVersion
 
 METRICS = ("precision", "recall", "ndcg", "hit_rate", "coverage")
@@ -48,8 +50,8 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--strategies",
-            default=",".join(evaluation.DEFAULT_STRATEGIES),
-            help=f"comma-separated, from: {', '.join(evaluation.STRATEGIES)}",
+            default=",".join(strategies.evaluation_names()),
+            help=f"comma-separated, from: {', '.join(strategies.evaluation_names())}",
         )
         defaults = evaluation.ProtocolParams()
         parser.add_argument("--k", type=int, default=defaults.k, help="list length (10)")
@@ -87,12 +89,13 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **opts):
+        known = strategies.evaluation_names()
         names = [s.strip() for s in opts["strategies"].split(",") if s.strip()]
-        unknown = [s for s in names if s not in evaluation.STRATEGIES]
+        unknown = [s for s in names if s not in known]
         if not names or unknown:
             raise CommandError(
                 f"Unknown strategy {', '.join(unknown) or '(none given)'}; "
-                f"choose from: {', '.join(evaluation.STRATEGIES)}"
+                f"choose from: {', '.join(known)}"
             )
         for key in ("ratings", "links", "tmdb"):
             if not Path(opts[key]).is_file():
@@ -145,7 +148,7 @@ class Command(BaseCommand):
         bar = tqdm(names, unit="strategy", disable=opts["verbosity"] < 1, file=self.stderr)
         for name in bar:
             bar.set_description(name)
-            results.append(evaluation.run_strategy(ctx, name))
+            results.append(strategies.get(name).evaluate(ctx))
         elapsed = time.perf_counter() - started
 
         out: Path = opts["out"]
@@ -179,7 +182,7 @@ class Command(BaseCommand):
             write_chart(results, chart, k=protocol.k, users=len(splits))
 
         if version is not None:
-            record = services.record_evaluation(
+            record = record_evaluation(
                 version=version,
                 metrics=report,
                 protocol=dict(protocol.__dict__),

@@ -1,0 +1,199 @@
+"""Serving: a user's recommendations, and "More like this", as steps a reader can follow.
+
+:func:`recommend_for_user` runs
+
+1. **gather** the user's ratings (one query);
+2. **choose** the strategy from the registry (:mod:`recommendations.strategies`): ``hybrid``
+   or ``content_based`` when a model is active and the user has liked something it knows,
+   otherwise the ``popularity_fallback`` with a :class:`~recommendations.fallbacks.FallbackReason`;
+3. **candidates and scores**: the strategy's scorer ranks the model's rows
+   (:mod:`recommendations.scoring`), skipping the excluded movies;
+4. **explain**: movies with "Because you liked ... · shared: ..." (:mod:`recommendations.explain`);
+5. **filter**: only movies outside :func:`excluded_movie_ids` (the rated ones; the set is
+   where hidden and watchlisted movies belong). The scorers skip those rows already so the
+   list stays full; the final filter makes the rule hold whatever a scorer does.
+
+The model is the process-wide cached one (:mod:`recommendations.serving`); serving never
+calls TMDB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Set
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from movies.models import Movie, Rating
+
+from . import strategies, tfidf
+from .errors import InvalidRequest
+from .explain import RecommendedMovie, explain
+from .fallbacks import FallbackReason
+from .scoring import ModelHistory, UserRatings
+from .loading import LoadedModel, get_active_model
+from .strategies import Strategy
+
+MAX_TOP_N = 50
+
+
+@dataclass
+class RecommendationResult:
+    items: list[RecommendedMovie]
+    strategy: Strategy
+    total_ratings: int
+    liked_ratings: int
+    needed: int  # ratings still missing for personal recommendations
+    model_version: int | None
+    fallback: FallbackReason | None = None  # why, when the strategy is the fallback
+
+    @property
+    def is_personal(self) -> bool:
+        """Picked from this user's ratings (not the popularity fallback)."""
+        return self.fallback is None
+
+
+def validate_top_n(value) -> int:
+    """``top_n`` as an int in 1..50, or :class:`InvalidRequest` with a message for people."""
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise InvalidRequest(f"top_n must be a whole number from 1 to {MAX_TOP_N}.") from None
+    if str(value).strip() != str(n) and not isinstance(value, int):
+        raise InvalidRequest(f"top_n must be a whole number from 1 to {MAX_TOP_N}.")
+    if not 1 <= n <= MAX_TOP_N:
+        raise InvalidRequest(f"top_n must be between 1 and {MAX_TOP_N} (got {n}).")
+    return n
+
+
+def gather_ratings(user) -> UserRatings:
+    """Step 1: the user's ratings as plain values."""
+    rows = Rating.objects.filter(user=user).values_list("movie_id", "score")
+    return UserRatings(
+        ratings=tuple((movie_id, float(score)) for movie_id, score in rows),
+        like_threshold=settings.RECS_LIKE_THRESHOLD,
+    )
+
+
+def excluded_movie_ids(ratings: UserRatings) -> Set[int]:
+    """Movies never recommended to this user: the ones they rated."""
+    return ratings.rated_ids
+
+
+def needed_ratings(ratings: UserRatings) -> int:
+    return max(0, settings.RECS_MIN_RATINGS - ratings.total)
+
+
+def choose_strategy(
+    *, model: LoadedModel | None, ratings: UserRatings, history: ModelHistory | None
+) -> Strategy | FallbackReason:
+    """Step 2: the personal strategy to serve, or why the user gets the fallback.
+
+    Personal needs a loadable active model, ``RECS_MIN_RATINGS`` ratings and at least one at
+    ``RECS_LIKE_THRESHOLD`` or above that the model knows. A model with a collaborative part
+    serves ``hybrid``; one without (switched off, or built before the hybrid) ``content_based``.
+    """
+    if model is None or history is None:
+        return FallbackReason.NO_MODEL
+    if needed_ratings(ratings):
+        return FallbackReason.FEW_RATINGS
+    if not ratings.liked:
+        return FallbackReason.NO_LIKED
+    if not history.has_liked:
+        return FallbackReason.LIKED_NOT_IN_MODEL
+    if model.hybrid is not None and model.has_collab:
+        return strategies.HYBRID
+    return strategies.CONTENT_BASED
+
+
+def keep_allowed(
+    items: list[RecommendedMovie], *, excluded: Set[int], n: int
+) -> list[RecommendedMovie]:
+    """Step 5: no excluded movie, at most ``n``."""
+    return [item for item in items if item.movie.pk not in excluded][:n]
+
+
+def recommend_for_user(*, user, top_n: int = 10) -> RecommendationResult:
+    """Personal recommendations with explanations, or the popularity fallback (see above)."""
+    top_n = validate_top_n(top_n)
+    ratings = gather_ratings(user)
+    excluded = excluded_movie_ids(ratings)
+    model = get_active_model()
+    history = ModelHistory.of(model, ratings) if model is not None else None
+    choice = choose_strategy(model=model, ratings=ratings, history=history)
+    if isinstance(choice, FallbackReason):
+        return _fallback(choice, model=model, ratings=ratings, excluded=excluded, n=top_n)
+    exclude_rows, _ = model.rows_for(excluded)
+    candidates = choice.scorer(model=model, history=history, n=top_n, exclude_rows=exclude_rows)
+    if not candidates:
+        return _fallback(
+            FallbackReason.NOTHING_SIMILAR,
+            model=model,
+            ratings=ratings,
+            excluded=excluded,
+            n=top_n,
+        )
+    items = explain(model=model, history=history, candidates=candidates)
+    return RecommendationResult(
+        items=keep_allowed(items, excluded=excluded, n=top_n),
+        strategy=choice,
+        total_ratings=ratings.total,
+        liked_ratings=len(ratings.liked),
+        needed=0,
+        model_version=model.version_id,
+    )
+
+
+def _fallback(
+    reason: FallbackReason,
+    *,
+    model: LoadedModel | None,
+    ratings: UserRatings,
+    excluded: Set[int],
+    n: int,
+) -> RecommendationResult:
+    items = strategies.POPULARITY_FALLBACK.scorer(model=model, exclude_ids=excluded, n=n)
+    return RecommendationResult(
+        items=keep_allowed(items, excluded=excluded, n=n),
+        strategy=strategies.POPULARITY_FALLBACK,
+        total_ratings=ratings.total,
+        liked_ratings=len(ratings.liked),
+        needed=needed_ratings(ratings),
+        model_version=model.version_id if model else None,
+        fallback=reason,
+    )
+
+
+# --- More like this -----------------------------------------------------------------------
+
+
+@dataclass
+class SimilarMovie:
+    movie: Movie
+    score: float
+
+
+def similar_movies(*, movie: Movie, n: int = 12, user=None) -> list[SimilarMovie]:
+    """Top ``n`` movies by TF-IDF cosine similarity to ``movie``; empty without a model.
+
+    ``user`` (the viewer, or None) is accepted for the filters to come (hidden movies); it
+    does not change the list yet.
+    """
+    model = get_active_model()
+    if model is None:
+        return []
+    row = model.row_for(movie.pk)
+    if row is None:
+        return []
+    scores = tfidf.cosine_scores(
+        model.matrix, model.matrix[row], model.row_norms, matrix_t=model.matrix_t
+    )
+    best = tfidf.top_n(scores, [row], n)
+    best = best[scores[best] > 0]
+    ids = [int(model.movie_ids[r]) for r in best]
+    movies = Movie.objects.for_cards().in_bulk(ids)
+    return [
+        SimilarMovie(movie=movies[mid], score=round(float(scores[r]), 4))
+        for mid, r in zip(ids, best, strict=True)
+        if mid in movies
+    ]
