@@ -22,7 +22,14 @@ PROD = {
 def _run(args, **env_overrides):
     ignored = {"SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_ALLOW_ASYNC_UNSAFE", "DEBUG"}
     env = {k: v for k, v in os.environ.items() if k not in ignored}
-    for name in ("DJANGO_ENV", "EMAIL_URL", "CELERY_BROKER_URL", "CELERY_TASK_ALWAYS_EAGER"):
+    # REDIS_URL too: it is the default broker, and the PostgreSQL+Redis pass sets it.
+    for name in (
+        "DJANGO_ENV",
+        "EMAIL_URL",
+        "REDIS_URL",
+        "CELERY_BROKER_URL",
+        "CELERY_TASK_ALWAYS_EAGER",
+    ):
         env.pop(name, None)
     # The real settings module, not the test one pytest runs with.
     env["DJANGO_SETTINGS_MODULE"] = "netflixrecs.settings"
@@ -116,3 +123,11 @@ def test_database_cache_and_celery_follow_the_environment(settings):
     else:
         assert cache.endswith("LocMemCache")
         assert settings.CELERY_TASK_ALWAYS_EAGER is True
+
+
+def test_a_visibility_timeout_shorter_than_a_build_is_refused():
+    refused = _run(["check"], CELERY_VISIBILITY_TIMEOUT="600", RECS_BUILD_TIME_LIMIT="1920")
+    assert refused.returncode != 0
+    assert "CELERY_VISIBILITY_TIMEOUT must exceed RECS_BUILD_TIME_LIMIT" in refused.stderr
+    accepted = _run(["check"], CELERY_VISIBILITY_TIMEOUT="3000", RECS_BUILD_TIME_LIMIT="1920")
+    assert accepted.returncode == 0, accepted.stderr
