@@ -12,14 +12,13 @@ from django.urls import path, reverse
 
 from netflixrecs.jobs.admin import JobAdminMixin
 
-from . import tasks
+from . import strategies, tasks
 from .errors import VersionError
-from .evaluation import STRATEGIES
 from .models import Evaluation, ModelVersion
 
 METRIC_COLUMNS = ("precision", "recall", "ndcg", "hit_rate", "coverage", "users")
 # The order of `manage.py evaluate`'s strategies, for the evaluation table.
-STRATEGY_ORDER = tuple(STRATEGIES)
+STRATEGY_ORDER = strategies.evaluation_names()
 
 
 def _latest_evaluation(version: ModelVersion) -> Evaluation | None:

@@ -542,16 +542,3 @@ def run_strategy(ctx: EvalContext, name: str, scorer) -> StrategyResult:
         k=ctx.k,
     )
 
-
-def __getattr__(name: str):
-    """``STRATEGIES``: the evaluation strategies' names, read from the registry.
-
-    Kept only for ``recommendations/admin.py`` (its column order) until it reads
-    ``strategies.evaluation_names()`` itself; remove then. Imported lazily so this module
-    stays free of Django.
-    """
-    if name == "STRATEGIES":
-        from recommendations.strategies import evaluation_names
-
-        return evaluation_names()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
