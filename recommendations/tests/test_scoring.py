@@ -9,7 +9,7 @@ import numpy as np
 
 from recommendations import scoring, tfidf
 from recommendations.scoring import ModelHistory, UserRatings
-from recommendations.serving import LoadedModel
+from recommendations.loading import LoadedModel
 
 SOUPS = [
     "space alien rocket",
