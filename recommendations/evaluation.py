@@ -541,4 +541,3 @@ def run_strategy(ctx: EvalContext, name: str, scorer) -> StrategyResult:
         n_items=ctx.n_items,
         k=ctx.k,
     )
-

@@ -30,8 +30,8 @@ from . import strategies, tfidf
 from .errors import InvalidRequest
 from .explain import RecommendedMovie, explain
 from .fallbacks import FallbackReason
-from .scoring import ModelHistory, UserRatings
 from .loading import LoadedModel, get_active_model
+from .scoring import ModelHistory, UserRatings
 from .strategies import Strategy
 
 MAX_TOP_N = 50

@@ -9,8 +9,8 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from .errors import InvalidRequest
-from .pipeline import MAX_TOP_N, recommend_for_user, validate_top_n
 from .loading import get_active_model
+from .pipeline import MAX_TOP_N, recommend_for_user, validate_top_n
 
 
 @login_required

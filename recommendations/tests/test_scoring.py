@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from recommendations import scoring, tfidf
-from recommendations.scoring import ModelHistory, UserRatings
 from recommendations.loading import LoadedModel
+from recommendations.scoring import ModelHistory, UserRatings
 
 SOUPS = [
     "space alien rocket",

@@ -203,7 +203,18 @@ def test_no_dense_conversion_in_the_recommender_code():
     root = Path(tfidf.__file__).parent
     offline = {"collab.py", "evaluation.py"}
     names = sorted(p.name for p in root.glob("*.py") if p.name not in offline)
-    assert {"tfidf.py", "hybrid.py", "loading.py", "artifacts.py", "building.py", "pipeline.py", "scoring.py", "explain.py", "fallbacks.py", "strategies.py"} <= set(names)
+    assert {
+        "tfidf.py",
+        "hybrid.py",
+        "loading.py",
+        "artifacts.py",
+        "building.py",
+        "pipeline.py",
+        "scoring.py",
+        "explain.py",
+        "fallbacks.py",
+        "strategies.py",
+    } <= set(names)
     offenders = []
     for name in names:
         text = (root / name).read_text()
