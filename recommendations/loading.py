@@ -30,6 +30,7 @@ from django.utils import timezone
 from . import hybrid, tfidf
 from .artifacts import ArtifactError, check_csr, load_arrays
 from .models import ModelVersion
+from .signals import version_activated
 
 logger = logging.getLogger(__name__)
 
@@ -248,3 +249,10 @@ def reset_cache() -> None:
 
 def expire_cache() -> None:
     _cache.expire()
+
+
+def _on_version_activated(**_kwargs) -> None:
+    expire_cache()
+
+
+version_activated.connect(_on_version_activated, dispatch_uid="loading.expire_cache")

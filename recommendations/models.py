@@ -19,6 +19,7 @@ from netflixrecs.jobs.models import Job, JobQuerySet, JobStatus
 
 from .artifacts import remove_dir, remove_stale_tmp_dirs
 from .errors import BuildAlreadyRunning, VersionError
+from .signals import version_activated
 
 
 class ModelVersionQuerySet(JobQuerySet):
@@ -147,11 +148,9 @@ class ModelVersion(Job):
             locked.is_active = True
             locked.activated_at = timezone.now()
             locked.save(update_fields=["is_active", "activated_at", "updated_at"])
-            # Imported here: loading imports this module. This process picks the new version
-            # up at once; the others within RECS_VERSION_CHECK_SECONDS.
-            from .loading import expire_cache
-
-            transaction.on_commit(expire_cache)
+            # This process picks the new version up at once (loading.py listens); the others
+            # within RECS_VERSION_CHECK_SECONDS.
+            transaction.on_commit(lambda: version_activated.send(sender=type(self), version=self))
         self.is_active, self.activated_at = True, locked.activated_at
         return self
 
