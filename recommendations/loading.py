@@ -160,11 +160,16 @@ class _ModelCache:
         with self._lock:
             if now - self._checked_at < settings.RECS_VERSION_CHECK_SECONDS:
                 return self.model if self._active_id is not None else None
-            self._refresh(now)
+            try:
+                self._refresh(now)
+            finally:
+                # Fresh only once the refresh is over: a thread that checks while another one
+                # is still loading waits on the lock for the model instead of getting None
+                # (threaded servers such as runserver answered "no model" during a load).
+                self._checked_at = now
             return self.model if self._active_id is not None else None
 
     def _refresh(self, now: float) -> None:
-        self._checked_at = now
         version = ModelVersion.objects.active().only("id", "checksums", "status").first()
         self._active_id = version.pk if version else None
         if version is None:

@@ -263,3 +263,38 @@ def co_raters(catalog):
         member = UserFactory(username=f"member{i}")
         rate(member, [catalog["space"][0], catalog["crime"][3]], "5.0")
     return catalog
+
+
+@pytest.mark.django_db(transaction=True)
+def test_threads_that_ask_during_the_first_load_wait_for_the_model(catalog, monkeypatch):
+    """Threaded servers (runserver) answered "no model" while another thread was loading."""
+    import threading
+
+    version = build()
+    loading.reset_cache()
+    loading_started, release = threading.Event(), threading.Event()
+    real_load = loading.load_version
+
+    def slow_load(v):
+        loading_started.set()
+        release.wait(5)
+        return real_load(v)
+
+    monkeypatch.setattr(loading, "load_version", slow_load)
+    results = {}
+
+    def ask(name):
+        results[name] = loading.get_active_model()
+
+    first = threading.Thread(target=ask, args=("first",))
+    first.start()
+    assert loading_started.wait(5)
+    second = threading.Thread(target=ask, args=("second",))
+    second.start()
+    second.join(0.3)  # still waiting on the loader, not answering "nothing"
+    assert "second" not in results
+    release.set()
+    first.join(5)
+    second.join(5)
+    assert results["first"].version_id == version.pk
+    assert results["second"] is not None and results["second"].version_id == version.pk
