@@ -266,9 +266,11 @@ def co_raters(catalog):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_threads_that_ask_during_the_first_load_wait_for_the_model(catalog, monkeypatch):
+def test_threads_that_ask_during_the_first_load_wait_for_the_model(catalog, monkeypatch, settings):
     """Threaded servers (runserver) answered "no model" while another thread was loading."""
     import threading
+
+    settings.RECS_VERSION_CHECK_SECONDS = 60  # the production-like cache, not the test's 0
 
     version = build()
     loading.reset_cache()
