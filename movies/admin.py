@@ -6,7 +6,17 @@ from django.urls import path, reverse
 from netflixrecs.jobs.admin import JobAdminMixin
 
 from .errors import CatalogError
-from .models import Credit, Genre, Keyword, Movie, Person, Rating, SyncRun
+from .models import (
+    Credit,
+    Genre,
+    HiddenMovie,
+    Keyword,
+    Movie,
+    Person,
+    Rating,
+    SyncRun,
+    WatchlistEntry,
+)
 from .tasks import queue_sync
 
 SYNC_BUSY = "A TMDB sync is already queued or running (see below); not starting another."
@@ -163,3 +173,12 @@ class SyncRunAdmin(JobAdminMixin, admin.ModelAdmin):
             else:
                 _queue_sync(request, pages=pages)
         return HttpResponseRedirect(reverse("admin:movies_syncrun_changelist"))
+
+
+@admin.register(WatchlistEntry, HiddenMovie)
+class UserMovieMarkAdmin(admin.ModelAdmin):
+    list_display = ["user", "movie", "created_at"]
+    list_select_related = ["user", "movie"]
+    search_fields = ["user__username", "movie__title"]
+    autocomplete_fields = ["movie"]
+    raw_id_fields = ["user"]

@@ -278,6 +278,56 @@ class Rating(models.Model):
         return float(self.score)
 
 
+class UserMovieQuerySet(models.QuerySet):
+    def for_user(self, user):
+        return self.filter(user=user)
+
+    def movie_ids(self, user) -> set[int]:
+        return set(self.filter(user=user).values_list("movie_id", flat=True))
+
+
+class UserMovieMark(models.Model):
+    """A person's mark on a movie that is not a rating (watchlist, not interested): one row per
+    (user, movie) and kind, added and removed as a whole."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    movie = models.ForeignKey(Movie, on_delete=models.CASCADE)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = UserMovieQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "movie"], name="%(class)s_one_per_user_movie")
+        ]
+        indexes = [models.Index(fields=["user", "-created_at"], name="%(class)s_user_recent")]
+
+
+class WatchlistEntry(UserMovieMark):
+    """ "Want to watch": never recommended again, counts as mild interest for the recommender,
+    and leaves the watchlist when the movie is rated."""
+
+    class Meta(UserMovieMark.Meta):
+        verbose_name_plural = "watchlist entries"
+        default_related_name = "watchlist_entries"
+
+    def __str__(self) -> str:
+        return f"{self.user} wants to watch {self.movie}"
+
+
+class HiddenMovie(UserMovieMark):
+    """ "Not interested": never recommended (nor in "More like this") again, and a negative
+    signal for the recommender, until the person unhides it."""
+
+    class Meta(UserMovieMark.Meta):
+        default_related_name = "hidden_movies"
+
+    def __str__(self) -> str:
+        return f"{self.user} is not interested in {self.movie}"
+
+
 class SyncAlreadyRunning(JobAlreadyRunning, CatalogError):
     """A TMDB sync is already queued or running (callers catch CatalogError)."""
 
