@@ -6,7 +6,7 @@ from django.views.decorators.http import require_http_methods
 from .forms import SignUpForm
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def signup(request):
     if request.user.is_authenticated:
         return redirect("home")

@@ -341,3 +341,37 @@ def test_my_ratings_paginates_and_reports_bad_input(auth_client, user):
     html = bad.content.decode()
     assert "Unknown sort order “nope”; showing your latest ratings." in html
     assert "Page “zzz” is not a page number; showing page 1." in html
+
+
+# --- HEAD (curl -I, health checks) --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "signed_in"),
+    [
+        ("/", False),
+        ("/", True),
+        (BROWSE, False),
+        ("movies:detail", True),
+        (reverse("movies:my_ratings"), True),
+        (reverse("recommendations:for_you"), True),
+        (reverse("recommendations:api"), True),  # 503 without a model: HEAD must agree
+        (reverse("login"), False),
+        (reverse("signup"), False),
+    ],
+)
+def test_head_is_answered_like_get_without_a_body(client, user, movie, url, signed_in):
+    if signed_in:
+        client.force_login(user)
+    if url == "movies:detail":
+        url = reverse("movies:detail", args=[movie.pk])
+    get = client.get(url)
+    head = client.head(url)
+    assert get.status_code in (200, 503)
+    assert head.status_code == get.status_code, f"HEAD {url} answered {head.status_code}"
+    assert head["Content-Type"] == get["Content-Type"]
+    assert head.content == b""
+
+
+def test_post_only_endpoints_still_refuse_head(auth_client, movie):
+    assert auth_client.head(reverse("movies:rate", args=[movie.pk])).status_code == 405
