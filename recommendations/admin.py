@@ -10,6 +10,8 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from netflixrecs.admin_tools import SafeActionsMixin
+
 from . import services
 from .evaluation import STRATEGIES
 from .models import Evaluation, ModelVersion
@@ -44,7 +46,7 @@ class EvaluationInline(admin.TabularInline):
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(SafeActionsMixin, admin.ModelAdmin):
     change_list_template = "admin/recommendations/modelversion/change_list.html"
     list_display = [
         "id",
