@@ -13,7 +13,7 @@ def signup(request):
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        login(request, user, backend="accounts.backends.PeopleBackend")
         messages.success(request, f"Welcome, {user.username}! Rate a few movies to get started.")
         return redirect("movies:browse")
     return render(request, "registration/signup.html", {"form": form})

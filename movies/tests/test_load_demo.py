@@ -211,3 +211,18 @@ def test_demo_user_admin_flag_refused_in_production(settings):
     with pytest.raises(CommandError, match="refused in production"):
         call_command("demo_user", "--admin", stdout=StringIO(), stderr=StringIO())
     assert not get_user_model().objects.filter(username="demo").exists()
+
+
+@pytest.mark.django_db
+def test_load_demo_analyzes_the_catalog_tables_on_postgresql():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        _load()
+    analyzed = {q["sql"] for q in queries if q["sql"].upper().startswith("ANALYZE")}
+    if connection.vendor == "postgresql":
+        assert {'ANALYZE "movies_movie"', 'ANALYZE "movies_movie_genres"'} <= analyzed
+        assert {'ANALYZE "movies_credit"', 'ANALYZE "movies_keyword"'} <= analyzed
+    else:
+        assert analyzed == set()
