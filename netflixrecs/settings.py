@@ -232,6 +232,11 @@ TMDB_POSTER_SIZE = env.str("TMDB_POSTER_SIZE", default="w342")
 # Client behaviour (movies/tmdb.py). Timeouts are (connect, read) seconds for every call.
 TMDB_CONNECT_TIMEOUT = env.float("TMDB_CONNECT_TIMEOUT", default=5.0)
 TMDB_READ_TIMEOUT = env.float("TMDB_READ_TIMEOUT", default=15.0)
+# The read timeout is per socket read; this bounds a whole attempt (headers and body), so a
+# server trickling bytes cannot hold a request. Bodies over TMDB_MAX_RESPONSE_BYTES are refused
+# (far above any real answer), so a runaway answer cannot eat the worker's memory.
+TMDB_REQUEST_DEADLINE = env.float("TMDB_REQUEST_DEADLINE", default=30.0)
+TMDB_MAX_RESPONSE_BYTES = env.int("TMDB_MAX_RESPONSE_BYTES", default=5 * 1024 * 1024)
 # Retries on connection errors, timeouts, 429 and 5xx: exponential backoff with full jitter,
 # base * 2**attempt capped at TMDB_BACKOFF_MAX; a Retry-After header wins (also capped).
 TMDB_MAX_RETRIES = env.int("TMDB_MAX_RETRIES", default=4)
