@@ -7,6 +7,7 @@ which refuses to start without ``SECRET_KEY`` and ``ALLOWED_HOSTS`` and passes
 ``manage.py check --deploy``. Every variable is listed in ``.env.example`` and the README.
 """
 
+import datetime
 from pathlib import Path
 
 import environ
@@ -48,6 +49,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "django_htmx",
+    "axes",
     "accounts",
     "movies",
     "recommendations",
@@ -65,6 +67,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes requires: turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "netflixrecs.urls"
@@ -154,9 +158,30 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
+    # First: refuses any attempt while the username + address pair is locked out.
+    "axes.backends.AxesStandaloneBackend",
     # ModelBackend that refuses imported dataset users.
     "accounts.backends.PeopleBackend",
 ]
+
+# --- Login throttling (django-axes) --------------------------------------------------------
+# After AXES_FAILURE_LIMIT wrong passwords for one username from one address, that pair is
+# locked for AXES_COOLOFF_MINUTES (0: until an admin resets it). Keyed on the pair, so an
+# attacker can neither lock a person out from elsewhere nor try many usernames from one
+# address past the limit each. A successful log-in resets the count. Admins unlock from the
+# admin ("Access attempts": delete the row) or `manage.py axes_reset_username NAME` /
+# `axes_reset_ip_username IP NAME` / `axes_reset`.
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+_cooloff_minutes = env.float("AXES_COOLOFF_MINUTES", default=15)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=_cooloff_minutes) if _cooloff_minutes > 0 else None
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
+# Behind N reverse proxies (production: SECURE_PROXY_SSL_HEADER), REMOTE_ADDR is the proxy's;
+# the client is then the Nth address from the right of X-Forwarded-For (accounts.security).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "accounts.security.client_ip"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"

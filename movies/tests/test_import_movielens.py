@@ -167,7 +167,7 @@ def test_changed_rating_is_updated(ml_dir):
     assert rating.score == Decimal("2.0")
 
 
-def test_a_person_named_like_a_dataset_user_is_left_alone(ml_dir, client, password):
+def test_a_person_named_like_a_dataset_user_is_left_alone(ml_dir, client, password, login_request):
     """A person who signed up as "ml_7" (the old import's naming) or even "movielens:7" (only
     possible around the username validator) keeps their account and their own ratings."""
     movie = MovieFactory(tmdb_id=70001, title="Their favourite")
@@ -189,7 +189,7 @@ def test_a_person_named_like_a_dataset_user_is_left_alone(ml_dir, client, passwo
     assert imported == {7: "movielens:7", 8: "movielens:8:2"}
     assert get_user_model().objects.people().count() == 2
     # The person still logs in with their own password.
-    assert client.login(username="ml_7", password=password)
+    assert client.login(request=login_request, username="ml_7", password=password)
 
 
 def test_dataset_users_are_found_by_id_not_username(ml_dir):
