@@ -9,8 +9,10 @@ which refuses to start without ``SECRET_KEY`` and ``ALLOWED_HOSTS`` and passes
 
 import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -49,6 +51,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "django_htmx",
+    "csp",
     "axes",
     "health_check",  # /health/ (netflixrecs/health.py) and `manage.py health_check`
     "accounts",
@@ -60,6 +63,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Before anything that reads the request: a NUL byte never reaches a view or the database.
     "netflixrecs.middleware.RejectNulMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -289,6 +293,31 @@ if TMDB_REFRESH_EVERY_HOURS > 0:
             "schedule": TMDB_REFRESH_EVERY_HOURS * 3600,
         }
     }
+
+# --- Content-Security-Policy (django-csp) --------------------------------------------------
+# Scripts, styles and everything else from this site only (no inline script, style="" or on*=
+# handler anywhere: templates use classes and static/js/site.js), posters from TMDB's image
+# host, no framing, forms posting to this site only. Enforced in production. In development
+# the same policy is sent report-only: a violation shows in the browser console (and fails
+# tests/test_csp.py) without breaking the page someone is working on.
+_tmdb_images = urlsplit(TMDB_IMAGE_BASE)
+CSP_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"]
+        + ([f"{_tmdb_images.scheme}://{_tmdb_images.netloc}"] if _tmdb_images.netloc else []),
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    }
+}
+if PRODUCTION:
+    CONTENT_SECURITY_POLICY = CSP_POLICY
+else:
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = CSP_POLICY
 
 # --- Recommender --------------------------------------------------------------------------
 # Plain pathlib.Path values (not environ.Path): the code uses / and .is_dir() on them.

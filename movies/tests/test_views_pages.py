@@ -198,24 +198,30 @@ def test_poster_with_known_path_uses_tmdb_url_and_falls_back_to_placeholder(clie
     MovieFactory(title="Has poster", poster_path="/abc123.jpg")
     html = client.get(BROWSE).content.decode()
     assert 'src="https://image.tmdb.org/t/p/w342/abc123.jpg"' in html
-    assert 'onerror="this.remove()"' in html
+    # A failed image is removed by static/js/site.js (no inline handler: the CSP forbids it).
+    assert "onerror" not in html
+    assert '<script src="/static/js/site.js"></script>' in html
     # The placeholder is always underneath, so a failed image uncovers the title.
     assert '<span class="poster-title">Has poster</span>' in html
 
 
-def test_poster_without_path_is_a_placeholder_never_an_img(client):
+def test_poster_without_path_is_a_placeholder_never_an_img(client, settings):
     MovieFactory(title="No poster", poster_path="")
     html = client.get(BROWSE).content.decode()
     assert "<img" not in html
     assert '<span class="poster-title">No poster</span>' in html
-    hue = re.search(r'class="poster poster-card" style="--hue: (\d+)"', html)
+    hue = re.search(r'class="poster poster-card hue-(\d+)"', html)
     assert hue and 0 <= int(hue.group(1)) < 360
+    # Every hue the template can use has its class in site.css.
+    css = (settings.BASE_DIR / "static" / "css" / "site.css").read_text()
+    assert all(f".hue-{h} {{" in css for h in range(0, 360, 10))
 
 
 def test_placeholder_colour_is_stable_and_differs_between_titles():
     from movies.templatetags.movie_tags import title_hue
 
     assert title_hue("Amélie") == title_hue("Amélie")
+    assert all(title_hue(f"Film {n}") % 10 == 0 for n in range(50))  # one class per step
     assert len({title_hue(t) for t in ("Alien", "Heat", "Up", "Jaws", "Fargo")}) > 1
 
 
