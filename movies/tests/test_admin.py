@@ -94,3 +94,22 @@ def test_valid_selection_still_runs_the_action(admin_client, catalog):
     )
     assert response.status_code == 302
     assert SyncRun.objects.get().tmdb_ids == [catalog[0].tmdb_id]
+
+
+@pytest.mark.parametrize(
+    ("changelist", "query"),
+    [
+        (MOVIES, {"genres__id__exact": "abc"}),
+        (reverse("admin:movies_rating_changelist"), {"score__exact": "abc"}),
+        (reverse("admin:movies_rating_changelist"), {"updated_at__year": "abc"}),
+        (reverse("admin:recommendations_modelversion_changelist"), {"is_active__exact": "abc"}),
+    ],
+)
+def test_bad_values_in_django_field_filters_are_never_a_500(admin_client, changelist, query):
+    """Django's own filters ignore a bad value or answer with their ?e=1 page
+    (IncorrectLookupParameters); the test client would raise on a 500."""
+    response = admin_client.get(changelist, query)
+    if response.status_code == 302:
+        assert response["Location"].endswith("?e=1")
+        response = admin_client.get(response["Location"])
+    assert response.status_code == 200
