@@ -32,7 +32,7 @@ class CeleryBroker(HealthCheck):
         from netflixrecs.celery import app
 
         try:
-            with app.connection_for_write(connect_timeout=2) as conn:
+            with app.connection_for_write(settings.CELERY_BROKER_URL, connect_timeout=2) as conn:
                 conn.ensure_connection(max_retries=1, interval_start=0, timeout=2)
         except Exception as exc:  # kombu raises a transport-specific zoo of errors
             # No URL in the message: the endpoint is public.

@@ -22,7 +22,14 @@ PROD = {
 def _env(**env_overrides) -> dict:
     ignored = {"SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_ALLOW_ASYNC_UNSAFE", "DEBUG"}
     env = {k: v for k, v in os.environ.items() if k not in ignored}
-    for name in ("DJANGO_ENV", "EMAIL_URL", "CELERY_BROKER_URL", "CELERY_TASK_ALWAYS_EAGER"):
+    # REDIS_URL too: it implies a broker, and each test states the environment it means.
+    for name in (
+        "DJANGO_ENV",
+        "EMAIL_URL",
+        "REDIS_URL",
+        "CELERY_BROKER_URL",
+        "CELERY_TASK_ALWAYS_EAGER",
+    ):
         env.pop(name, None)
     # The real settings module, not the test one pytest runs with.
     env["DJANGO_SETTINGS_MODULE"] = "netflixrecs.settings"
