@@ -70,6 +70,13 @@ def password():
 
 
 @pytest.fixture
+def login_request(rf):
+    """A request to pass to ``authenticate()`` / ``client.login(request=...)``: django-axes'
+    backend refuses to judge a log-in attempt without knowing where it comes from."""
+    return rf.post("/accounts/login/")
+
+
+@pytest.fixture
 def auth_client(client, user):
     client.force_login(user)
     return client

@@ -51,7 +51,7 @@ ERRORS = {
     503: (9, "Service offline: This service is temporarily offline, try again later."),
     400: (22, "Invalid page: Pages start at 1 and max at 500. They are expected to be an integer."),
 }
-FAULT_KINDS = {"429", "500", "503", "slow", "malformed", "401"}
+FAULT_KINDS = {"429", "500", "503", "slow", "malformed", "401", "trickle", "huge", "wrong_id"}
 ROUTES = {"popular", "movie", "configuration", "changes", "*"}
 LIST_FIELDS = (
     "id",
@@ -76,7 +76,16 @@ def load_movies(path: Path) -> list[dict]:
 @dataclass
 class Fault:
     """``kind`` on ``route`` (optionally one movie id) for the next ``times`` requests
-    (None: until removed). ``delay`` is for "slow", ``retry_after`` for "429"/"503"."""
+    (None: until removed). ``delay`` is for "slow" and "trickle", ``retry_after`` for
+    "429"/"503", ``size`` and ``hide_length`` for "huge".
+
+    * "trickle": the normal answer, headers at once, then the body one byte every ``delay``
+      seconds (a read timeout never fires);
+    * "huge": a 200 whose JSON body is ``size`` bytes, with a true Content-Length, or none
+      (``hide_length``: the body ends when the connection closes);
+    * "wrong_id": a movie's details under another movie's id.
+
+    ``sent`` counts the body bytes the client took before it hung up (trickle, huge)."""
 
     route: str
     kind: str
@@ -84,7 +93,10 @@ class Fault:
     movie_id: int | None = None
     delay: float = 0.0
     retry_after: float | None = None
+    size: int = 0
+    hide_length: bool = False
     used: int = 0
+    sent: int = 0
 
     def matches(self, route: str, movie_id: int | None) -> bool:
         if self.times is not None and self.used >= self.times:
@@ -319,7 +331,58 @@ class _Handler(BaseHTTPRequestHandler):
             pass  # the client gave up (timeout); nothing to do
 
     def _json(self, status: int, data, headers: dict | None = None) -> None:
-        self._send(status, json.dumps(data).encode(), headers)
+        body = json.dumps(data).encode()
+        fault = getattr(self, "_fault", None)
+        if fault is not None and fault.kind == "trickle":
+            return self._send_trickle(status, body, fault)
+        self._send(status, body, headers)
+
+    def _start(self, status: int, length: int | None) -> None:
+        entry = getattr(self, "_entry", None)
+        if entry is not None:
+            entry.status = status
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json;charset=utf-8")
+        if length is None:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        else:
+            self.send_header("Content-Length", str(length))
+        self.end_headers()
+        self.wfile.flush()
+
+    def _send_trickle(self, status: int, body: bytes, fault: Fault) -> None:
+        try:
+            self._start(status, len(body))
+            for i in range(len(body)):
+                if self.fake.stopping.wait(fault.delay):
+                    return
+                self.wfile.write(body[i : i + 1])
+                self.wfile.flush()
+                fault.sent += 1
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up, as it should
+
+    def _send_huge(self, fault: Fault, movie_id: int | None) -> None:
+        head = b'{"id": %d, "padding": "' % (movie_id or 0)
+        tail = b'"}'
+        pad = max(0, fault.size - len(head) - len(tail))
+        piece = b"x" * 65536
+        try:
+            self._start(200, None if fault.hide_length else len(head) + pad + len(tail))
+            self.wfile.write(head)
+            fault.sent += len(head)
+            left = pad
+            while left > 0 and not self.fake.stopping.is_set():
+                chunk = piece[: min(left, len(piece))]
+                self.wfile.write(chunk)
+                fault.sent += len(chunk)
+                left -= len(chunk)
+            self.wfile.write(tail)
+            fault.sent += len(tail)
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
 
     def _error(self, status: int, headers: dict | None = None) -> None:
         code, message = ERRORS[status]
@@ -360,6 +423,7 @@ class _Handler(BaseHTTPRequestHandler):
         entry = LoggedRequest(at=now, route=route, path=path, status=0, movie_id=movie_id)
         fake.record(entry)
         self._entry = entry
+        self._fault = None
         self._handle(route, movie_id, query, now)
 
     def _route(self, path: str) -> tuple[str, int | None]:
@@ -395,6 +459,11 @@ class _Handler(BaseHTTPRequestHandler):
             elif fault.kind == "malformed":
                 self._send(200, b'{"id": 1, "title": "Trunc')
                 return 200
+            elif fault.kind == "huge":
+                self._send_huge(fault, movie_id)
+                return 200
+            elif fault.kind in ("trickle", "wrong_id"):
+                self._fault = fault  # applied to the normal answer below
             else:
                 status = int(fault.kind)
                 headers = {}
@@ -421,7 +490,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self._error(404)
                 return 404
             append = set(filter(None, query.get("append_to_response", "").split(",")))
-            self._json(200, fake.details(movie, append))
+            data = fake.details(movie, append)
+            if fault is not None and fault.kind == "wrong_id":
+                data["id"] = movie_id + 1
+            self._json(200, data)
         elif route == "configuration":
             self._json(200, CONFIGURATION)
         elif route == "changes":

@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 
+from netflixrecs.admin_tools import SafeActionsMixin, ValidatedListFilter
 from netflixrecs.jobs.admin import JobAdminMixin
 
 from .errors import CatalogError
@@ -29,21 +30,19 @@ class CreditInline(admin.TabularInline):
     ordering = ["kind", "order"]
 
 
-class DecadeFilter(admin.SimpleListFilter):
+class DecadeFilter(ValidatedListFilter):
     title = "decade"
     parameter_name = "decade"
 
     def lookups(self, request, model_admin):
         return [(str(d), f"{d}s") for d in range(1920, 2030, 10)]
 
-    def queryset(self, request, queryset):
-        if self.value():
-            return queryset.in_decade(int(self.value()))
-        return queryset
+    def filter(self, queryset, value):
+        return queryset.in_decade(int(value))
 
 
 @admin.register(Movie)
-class MovieAdmin(admin.ModelAdmin):
+class MovieAdmin(SafeActionsMixin, admin.ModelAdmin):
     list_display = ["title", "year", "tmdb_id", "movielens_id", "popularity", "vote_average"]
     list_filter = [DecadeFilter, "genres", "original_language"]
     search_fields = ["title", "original_title", "search_title", "=tmdb_id", "=imdb_id"]
@@ -62,26 +61,26 @@ class MovieAdmin(admin.ModelAdmin):
 
 
 @admin.register(Genre)
-class GenreAdmin(admin.ModelAdmin):
+class GenreAdmin(SafeActionsMixin, admin.ModelAdmin):
     list_display = ["name", "slug", "tmdb_id"]
     search_fields = ["name"]
     prepopulated_fields = {"slug": ["name"]}
 
 
 @admin.register(Keyword)
-class KeywordAdmin(admin.ModelAdmin):
+class KeywordAdmin(SafeActionsMixin, admin.ModelAdmin):
     list_display = ["name", "tmdb_id"]
     search_fields = ["name"]
 
 
 @admin.register(Person)
-class PersonAdmin(admin.ModelAdmin):
+class PersonAdmin(SafeActionsMixin, admin.ModelAdmin):
     list_display = ["name", "tmdb_id"]
     search_fields = ["name"]
 
 
 @admin.register(Credit)
-class CreditAdmin(admin.ModelAdmin):
+class CreditAdmin(SafeActionsMixin, admin.ModelAdmin):
     list_display = ["movie", "person", "kind", "order"]
     list_filter = ["kind"]
     search_fields = ["movie__title", "person__name"]
@@ -90,7 +89,7 @@ class CreditAdmin(admin.ModelAdmin):
 
 
 @admin.register(Rating)
-class RatingAdmin(admin.ModelAdmin):
+class RatingAdmin(SafeActionsMixin, admin.ModelAdmin):
     list_display = ["user", "movie", "score", "updated_at"]
     list_filter = ["score", "updated_at"]
     search_fields = ["user__username", "movie__title"]
@@ -121,7 +120,7 @@ def _queue_sync(request, *, pages: int = 0, tmdb_ids: list[int] | None = None) -
 
 
 @admin.register(SyncRun)
-class SyncRunAdmin(JobAdminMixin, admin.ModelAdmin):
+class SyncRunAdmin(SafeActionsMixin, JobAdminMixin, admin.ModelAdmin):
     """Syncs with live progress; the button above the list starts "Sync from TMDB and rebuild
     the model" on Celery (fan-out over workers, then the rebuild request)."""
 
@@ -176,7 +175,7 @@ class SyncRunAdmin(JobAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(WatchlistEntry, HiddenMovie)
-class UserMovieMarkAdmin(admin.ModelAdmin):
+class UserMovieMarkAdmin(SafeActionsMixin, admin.ModelAdmin):
     list_display = ["user", "movie", "created_at"]
     list_select_related = ["user", "movie"]
     search_fields = ["user__username", "movie__title"]

@@ -59,6 +59,8 @@ def point_client_at(settings, fake: FakeTMDB) -> None:
     settings.TMDB_API_KEY = ""
     settings.TMDB_CONNECT_TIMEOUT = 1.0
     settings.TMDB_READ_TIMEOUT = 0.5
+    settings.TMDB_REQUEST_DEADLINE = 5.0
+    settings.TMDB_MAX_RESPONSE_BYTES = 5 * 1024 * 1024
     settings.TMDB_MAX_RETRIES = 3
     settings.TMDB_BACKOFF_BASE = 0.01
     settings.TMDB_BACKOFF_MAX = 2.0

@@ -3,10 +3,16 @@
 * One ``requests.Session`` per client, base URL from ``TMDB_API_BASE``; auth by the v4 read
   token (``Authorization: Bearer``) or the v3 key (``api_key`` query parameter), whichever is
   configured. Neither ever leaves the server: error messages are redacted.
-* A (connect, read) timeout on every call; retries with exponential backoff and full jitter on
-  connection errors, timeouts, 429 and 5xx, honouring ``Retry-After``. 401 and 404 (and any other
-  4xx) are permanent. Malformed JSON is permanent too: TMDB does not send it by accident twice,
-  and one bad movie must not cost a whole retry budget.
+* A (connect, read) timeout on every call, and an overall deadline per attempt
+  (``TMDB_REQUEST_DEADLINE``): the read timeout is per socket read, so a server trickling a byte
+  every few seconds would otherwise hold a request for as long as it likes. Bodies are streamed
+  and refused past ``TMDB_MAX_RESPONSE_BYTES`` (up front when Content-Length says so), so a
+  huge answer costs at most that much memory.
+* Retries with exponential backoff and full jitter on connection errors, timeouts, a missed
+  deadline, 429 and 5xx, honouring ``Retry-After``. 401 and 404 (and any other 4xx) are
+  permanent. Malformed JSON, an oversized body and details of another movie than the one asked
+  for are permanent too: TMDB does not send them by accident twice, and one bad movie must not
+  cost a whole retry budget.
 * A client-side rate limit shared by every process through Redis when ``REDIS_URL`` is set.
 * Exactly one exception type leaves this module: ``TMDBError`` (``status`` is the HTTP status,
   or None when no response arrived), with ``TMDBAuthError`` as the 401 case callers stop on.
@@ -15,6 +21,7 @@
 from __future__ import annotations
 
 import email.utils
+import json
 import logging
 import random
 import re
@@ -24,11 +31,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import requests
+import urllib3
 from django.conf import settings
 
 from movies.errors import CatalogError
 
 logger = logging.getLogger(__name__)
+_CHUNK = 64 * 1024  # most bytes taken from the socket per read
 
 
 class TMDBError(CatalogError):
@@ -242,6 +251,8 @@ class TMDBClient:
         read_timeout: float | None = None,
         retry: RetryPolicy | None = None,
         limiter: RateLimiter | None = None,
+        deadline: float | None = None,
+        max_bytes: int | None = None,
     ):
         self.base_url = (base_url or settings.TMDB_API_BASE).rstrip("/")
         read_token = settings.TMDB_READ_TOKEN if read_token is None else read_token
@@ -252,6 +263,8 @@ class TMDBClient:
             connect_timeout if connect_timeout is not None else settings.TMDB_CONNECT_TIMEOUT,
             read_timeout if read_timeout is not None else settings.TMDB_READ_TIMEOUT,
         )
+        self.deadline = deadline if deadline is not None else settings.TMDB_REQUEST_DEADLINE
+        self.max_bytes = max_bytes if max_bytes is not None else settings.TMDB_MAX_RESPONSE_BYTES
         self.retry = retry or RetryPolicy(
             max_retries=settings.TMDB_MAX_RETRIES,
             backoff_base=settings.TMDB_BACKOFF_BASE,
@@ -282,8 +295,19 @@ class TMDBClient:
         return self.get("/movie/popular", params={"page": page})
 
     def movie_details(self, tmdb_id: int) -> dict[str, Any]:
-        """A movie with its keywords and credits in one call."""
-        return self.get(f"/movie/{int(tmdb_id)}", params={"append_to_response": "keywords,credits"})
+        """A movie with its keywords and credits in one call. Raises ``TMDBError`` (not
+        retried) when the answer is about another movie than ``tmdb_id``."""
+        tmdb_id = int(tmdb_id)
+        path = f"/movie/{tmdb_id}"
+        data = self.get(path, params={"append_to_response": "keywords,credits"})
+        if data.get("id") != tmdb_id:
+            # A proxy or cache mix-up would otherwise store one film's data under another's id.
+            raise TMDBError(
+                f"TMDB answered {path} with the details of movie {data.get('id')!r}, not {tmdb_id}",
+                status=200,
+                path=path,
+            )
+        return data
 
     def configuration(self) -> dict[str, Any]:
         """TMDB's configuration (image base URL and sizes)."""
@@ -323,25 +347,21 @@ class TMDBClient:
         while True:
             self.limiter.acquire()
             retry_after = None
+            # The clock starts after the rate limiter: waiting our turn is not TMDB's slowness.
+            deadline = time.monotonic() + self.deadline
             try:
-                response = self.session.get(url, params=query, timeout=self.timeout)
-            except requests.Timeout as exc:
-                error = TMDBError(
-                    f"TMDB did not answer {path} within {self.timeout[1]:g}s "
-                    f"({type(exc).__name__})",
-                    path=path,
-                )
-            except requests.RequestException as exc:
-                error = TMDBError(
-                    f"could not reach TMDB for {path}: {_redact(str(exc))[:300]}", path=path
-                )
+                status, headers, body = self._fetch(url, query, path, deadline)
+            except TMDBError as exc:
+                if exc.status is not None:  # a 200 that is unusable (too large): permanent
+                    raise
+                error = exc
             else:
-                if response.status_code == 200:
-                    return self._decode(response, path)
-                error = self._http_error(response, path)
-                if not self._retryable(response.status_code):
+                if status == 200:
+                    return self._decode(body, status, path)
+                error = self._http_error(status, headers.get("reason", ""), body, path)
+                if not self._retryable(status):
                     raise error
-                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                retry_after = parse_retry_after(headers.get("Retry-After"))
             if attempt >= self.retry.max_retries:
                 error.message = f"{error.message} (gave up after {attempt + 1} attempts)"
                 raise error
@@ -350,37 +370,113 @@ class TMDBClient:
             time.sleep(delay)
             attempt += 1
 
+    def _fetch(self, url: str, query: dict, path: str, deadline: float):
+        """One attempt: ``(status, headers, body)``. Raises ``TMDBError`` with ``status=None``
+        for transport failures (retried) and with the status for a body over the size limit
+        (not retried)."""
+        connect, read = self.timeout
+        try:
+            response = self.session.get(
+                url,
+                params=query,
+                timeout=(connect, max(0.001, min(read, deadline - time.monotonic()))),
+                stream=True,
+            )
+        except requests.Timeout as exc:
+            raise self._timeout_error(path, deadline, exc) from None
+        except requests.RequestException as exc:
+            raise TMDBError(
+                f"could not reach TMDB for {path}: {_redact(str(exc))[:300]}", path=path
+            ) from None
+        with response:
+            headers = {**response.headers, "reason": response.reason or ""}
+            body = self._read_body(response, path, deadline)
+        return response.status_code, headers, body
+
+    def _read_body(self, response: requests.Response, path: str, deadline: float) -> bytes:
+        status = response.status_code
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            raise self._too_large(path, status, f"Content-Length {int(declared):,}")
+        raw = response.raw
+        body = bytearray()
+        # Not iter_content(): it blocks until a whole chunk has arrived, which a trickling
+        # server never completes. read1() returns whatever one socket read brings, and every
+        # read may wait at most until the deadline.
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise self._deadline_error(path, len(body))
+            sock = getattr(getattr(raw, "connection", None), "sock", None)
+            if sock is not None:
+                sock.settimeout(min(self.timeout[1], remaining))
+            try:
+                chunk = raw.read1(_CHUNK, decode_content=True)
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                if time.monotonic() >= deadline:
+                    raise self._deadline_error(path, len(body)) from None
+                if isinstance(exc, TimeoutError | urllib3.exceptions.TimeoutError):
+                    raise self._timeout_error(path, deadline, exc) from None
+                raise TMDBError(
+                    f"TMDB's answer to {path} broke off: {_redact(str(exc))[:300]}", path=path
+                ) from None
+            if not chunk:
+                return bytes(body)
+            body += chunk
+            if len(body) > self.max_bytes:
+                raise self._too_large(path, status, f"more than {len(body) - len(chunk):,}")
+
+    def _timeout_error(self, path: str, deadline: float, exc: Exception) -> TMDBError:
+        if time.monotonic() >= deadline:
+            return self._deadline_error(path, 0)
+        return TMDBError(
+            f"TMDB did not answer {path} within {self.timeout[1]:g}s ({type(exc).__name__})",
+            path=path,
+        )
+
+    def _deadline_error(self, path: str, received: int) -> TMDBError:
+        return TMDBError(
+            f"TMDB did not finish answering {path} within the {self.deadline:g}s deadline "
+            f"(TMDB_REQUEST_DEADLINE; {received:,} bytes received)",
+            path=path,
+        )
+
+    def _too_large(self, path: str, status: int, size: str) -> TMDBError:
+        return TMDBError(
+            f"TMDB's answer to {path} is too large ({size} bytes; TMDB_MAX_RESPONSE_BYTES is "
+            f"{self.max_bytes:,})",
+            status=status,
+            path=path,
+        )
+
     @staticmethod
     def _retryable(status: int) -> bool:
         return status == 429 or status >= 500
 
     @staticmethod
-    def _decode(response: requests.Response, path: str) -> dict[str, Any]:
+    def _decode(body: bytes, status: int, path: str) -> dict[str, Any]:
         try:
-            data = response.json()
+            data = json.loads(body)
         except ValueError as exc:
             raise TMDBError(
-                f"TMDB sent malformed JSON for {path}: {exc}",
-                status=response.status_code,
-                path=path,
+                f"TMDB sent malformed JSON for {path}: {exc}", status=status, path=path
             ) from None
         if not isinstance(data, dict):
             raise TMDBError(
                 f"TMDB sent unexpected JSON for {path} (a {type(data).__name__}, not an object)",
-                status=response.status_code,
+                status=status,
                 path=path,
             )
         return data
 
     @staticmethod
-    def _http_error(response: requests.Response, path: str) -> TMDBError:
-        status = response.status_code
+    def _http_error(status: int, reason: str, body: bytes, path: str) -> TMDBError:
         try:
-            body = response.json()
-            detail = body.get("status_message") if isinstance(body, dict) else None
+            data = json.loads(body)
+            detail = data.get("status_message") if isinstance(data, dict) else None
         except ValueError:
             detail = None
-        detail = _redact(detail or response.reason or "no message")
+        detail = _redact(str(detail or reason or "no message"))
         if status == 401:
             return TMDBAuthError(
                 f"TMDB rejected the credentials (401: {detail}): {AUTH_HELP}",

@@ -25,7 +25,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from .forms import BrowseForm, MyRatingsForm, RatingForm
 from .models import Movie, Rating
@@ -62,7 +62,7 @@ def _safe_next(request, fallback: str) -> str:
     return fallback
 
 
-@require_GET
+@require_safe
 def home(request):
     movies = list(Movie.objects.popular().for_cards().with_user_rating(request.user)[:HOME_SIZE])
     context = {"movies": movies}
@@ -72,7 +72,7 @@ def home(request):
     return render(request, "movies/home.html", context)
 
 
-@require_GET
+@require_safe
 def browse(request):
     form = BrowseForm(request.GET)
     movies = form.apply(Movie.objects.all())
@@ -92,7 +92,7 @@ def browse(request):
     )
 
 
-@require_GET
+@require_safe
 def detail(request, pk: int):
     movie = get_object_or_404(Movie.objects.with_details(), pk=pk)
     return render(request, "movies/detail.html", _detail_context(request, movie))
@@ -179,7 +179,7 @@ def unrate(request, pk: int):
     return redirect(_safe_next(request, movie.get_absolute_url()))
 
 
-@require_GET
+@require_safe
 @login_required
 def my_ratings(request):
     form = MyRatingsForm(request.GET)

@@ -7,9 +7,12 @@ which refuses to start without ``SECRET_KEY`` and ``ALLOWED_HOSTS`` and passes
 ``manage.py check --deploy``. Every variable is listed in ``.env.example`` and the README.
 """
 
+import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -48,6 +51,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "django_htmx",
+    "csp",
+    "axes",
+    "health_check",  # /health/ (netflixrecs/health.py) and `manage.py health_check`
     "accounts",
     "movies",
     "recommendations",
@@ -55,6 +61,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything that reads the request: a NUL byte never reaches a view or the database.
+    "netflixrecs.middleware.RejectNulMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -63,6 +72,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes requires: turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "netflixrecs.urls"
@@ -168,6 +179,31 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    # First: refuses any attempt while the username + address pair is locked out.
+    "axes.backends.AxesStandaloneBackend",
+    # ModelBackend that refuses imported dataset users.
+    "accounts.backends.PeopleBackend",
+]
+
+# --- Login throttling (django-axes) --------------------------------------------------------
+# After AXES_FAILURE_LIMIT wrong passwords for one username from one address, that pair is
+# locked for AXES_COOLOFF_MINUTES (0: until an admin resets it). Keyed on the pair, so an
+# attacker can neither lock a person out from elsewhere nor try many usernames from one
+# address past the limit each. A successful log-in resets the count. Admins unlock from the
+# admin ("Access attempts": delete the row) or `manage.py axes_reset_username NAME` /
+# `axes_reset_ip_username IP NAME` / `axes_reset`.
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+_cooloff_minutes = env.float("AXES_COOLOFF_MINUTES", default=15)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=_cooloff_minutes) if _cooloff_minutes > 0 else None
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
+# Behind N reverse proxies (production: SECURE_PROXY_SSL_HEADER), REMOTE_ADDR is the proxy's;
+# the client is then the Nth address from the right of X-Forwarded-For (accounts.security).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "accounts.security.client_ip"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
@@ -215,6 +251,8 @@ STORAGES = {
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    # Load balancers probe /health/ over plain HTTP on the internal network.
+    SECURE_REDIRECT_EXEMPT = [r"^health/$"]
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
@@ -243,6 +281,11 @@ TMDB_POSTER_SIZE = env.str("TMDB_POSTER_SIZE", default="w342")
 # Client behaviour (movies/tmdb.py). Timeouts are (connect, read) seconds for every call.
 TMDB_CONNECT_TIMEOUT = env.float("TMDB_CONNECT_TIMEOUT", default=5.0)
 TMDB_READ_TIMEOUT = env.float("TMDB_READ_TIMEOUT", default=15.0)
+# The read timeout is per socket read; this bounds a whole attempt (headers and body), so a
+# server trickling bytes cannot hold a request. Bodies over TMDB_MAX_RESPONSE_BYTES are refused
+# (far above any real answer), so a runaway answer cannot eat the worker's memory.
+TMDB_REQUEST_DEADLINE = env.float("TMDB_REQUEST_DEADLINE", default=30.0)
+TMDB_MAX_RESPONSE_BYTES = env.int("TMDB_MAX_RESPONSE_BYTES", default=5 * 1024 * 1024)
 # Retries on connection errors, timeouts, 429 and 5xx: exponential backoff with full jitter,
 # base * 2**attempt capped at TMDB_BACKOFF_MAX; a Retry-After header wins (also capped).
 TMDB_MAX_RETRIES = env.int("TMDB_MAX_RETRIES", default=4)
@@ -265,6 +308,31 @@ if TMDB_REFRESH_EVERY_HOURS > 0:
         "task": "movies.tasks.refresh_changed_movies",
         "schedule": TMDB_REFRESH_EVERY_HOURS * 3600,
     }
+
+# --- Content-Security-Policy (django-csp) --------------------------------------------------
+# Scripts, styles and everything else from this site only (no inline script, style="" or on*=
+# handler anywhere: templates use classes and static/js/site.js), posters from TMDB's image
+# host, no framing, forms posting to this site only. Enforced in production. In development
+# the same policy is sent report-only: a violation shows in the browser console (and fails
+# tests/test_csp.py) without breaking the page someone is working on.
+_tmdb_images = urlsplit(TMDB_IMAGE_BASE)
+CSP_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"]
+        + ([f"{_tmdb_images.scheme}://{_tmdb_images.netloc}"] if _tmdb_images.netloc else []),
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    }
+}
+if PRODUCTION:
+    CONTENT_SECURITY_POLICY = CSP_POLICY
+else:
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = CSP_POLICY
 
 # --- Recommender --------------------------------------------------------------------------
 # Plain pathlib.Path values (not environ.Path): the code uses / and .is_dir() on them.

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from movies import views as movie_views
+from netflixrecs.health import HealthView
 
 urlpatterns = [
     path("", movie_views.home, name="home"),
@@ -9,4 +10,5 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("", include("recommendations.urls")),
     path("admin/", admin.site.urls),
+    path("health/", HealthView.as_view(), name="health"),
 ]

@@ -10,6 +10,7 @@ from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.urls import path, reverse
 
+from netflixrecs.admin_tools import SafeActionsMixin
 from netflixrecs.jobs.admin import JobAdminMixin
 
 from . import strategies, tasks
@@ -46,7 +47,7 @@ class EvaluationInline(admin.TabularInline):
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(JobAdminMixin, admin.ModelAdmin):
+class ModelVersionAdmin(SafeActionsMixin, JobAdminMixin, admin.ModelAdmin):
     # The panel and the change list come from the job base (admin/jobs/*.html); this model's
     # templates extend them with the rebuild button and the active version.
     job_noun = "build"

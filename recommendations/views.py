@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from .errors import InvalidRequest
 from .loading import get_active_model
@@ -30,7 +30,7 @@ def _error(status: int, message: str) -> JsonResponse:
     return JsonResponse({"error": message}, status=status)
 
 
-@require_GET
+@require_safe
 def api_recommendations(request):
     """``GET /api/recommendations?top_n=N`` for the signed-in user (session auth).
 

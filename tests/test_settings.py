@@ -19,7 +19,7 @@ PROD = {
 }
 
 
-def _run(args, **env_overrides):
+def _env(**env_overrides) -> dict:
     ignored = {"SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_ALLOW_ASYNC_UNSAFE", "DEBUG"}
     env = {k: v for k, v in os.environ.items() if k not in ignored}
     # REDIS_URL too: it is the default broker, and the PostgreSQL+Redis pass sets it.
@@ -34,8 +34,22 @@ def _run(args, **env_overrides):
     # The real settings module, not the test one pytest runs with.
     env["DJANGO_SETTINGS_MODULE"] = "netflixrecs.settings"
     env.update(env_overrides)
+    return env
+
+
+def _run(args, **env_overrides):
+    return _run_command([sys.executable, "manage.py", *args], **env_overrides)
+
+
+def _run_python(code: str, **env_overrides):
+    """``python -c code`` with the real settings in the given environment."""
+    return _run_command([sys.executable, "-c", code], **env_overrides)
+
+
+def _run_command(command, **env_overrides):
+    env = _env(**env_overrides)
     return subprocess.run(
-        [sys.executable, "manage.py", *args],
+        command,
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -18,7 +18,9 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from movies.errors import CatalogError
+from movies.models import Credit, Genre, Keyword, Movie, Person
 from movies.services.catalog import CastRef, MovieData, NamedRef, UpsertCounts, upsert_movie
+from movies.services.db import analyze_tables
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"
 
@@ -297,6 +299,7 @@ def load_demo_catalog(
             summary.count(created=created, changed=changed)
             if progress is not None:
                 progress(done, total)
+    analyze_tables(Movie, Genre, Keyword, Person, Credit)
     return summary
 
 

@@ -4,8 +4,11 @@ Movies are matched by id only: ``movielens_id`` first, then ``tmdb_id`` from lin
 (``Movie.tmdb_id`` is required, so rows without a tmdbId are skipped and counted). New movies
 get MovieLens' title, year and genres (mapped to TMDB's names); a movie already in the catalog
 (from TMDB or the demo catalog) keeps its richer data and only gains its MovieLens/IMDb ids and
-the tags as keywords. Ratings (optional) create users ``ml_<userId>`` with unusable passwords
-and are written in bulk. Running the import twice changes nothing.
+the tags as keywords. Ratings (optional) are written in bulk for dataset users: accounts with
+``dataset="movielens"`` and ``dataset_user_id=<userId>``, found by that pair and never by
+username (a person who signed up as "ml_1" is somebody else), with unusable passwords. Their
+usernames ("movielens:<userId>") contain a colon, which Django's username validator refuses,
+so no sign-up can ever take one. Running the import twice changes nothing.
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from movies.errors import CatalogError
-from movies.models import SCORE_CHOICES, Movie, Rating
+from movies.models import SCORE_CHOICES, Credit, Genre, Keyword, Movie, Person, Rating
 from movies.services.catalog import MovieData, NamedRef, UpsertCounts, upsert_movie
+from movies.services.db import analyze_tables
 
 # progress(stage, done, total)
 ProgressFn = Callable[[str, int, int], None]
@@ -70,6 +74,7 @@ REQUIRED_COLUMNS = {
     "ratings.csv": {"userId", "movieId", "rating"},
 }
 BATCH = 500
+DATASET = "movielens"  # User.dataset of the accounts this import creates
 
 
 class MovieLensError(CatalogError):
@@ -207,9 +212,14 @@ def import_movielens(
             tags[_int(row["movieId"], "tags.csv", i)].append(tag)
 
     summary = ImportSummary(tags_read=len(tag_rows))
+    # Parsed before any write, so a malformed ratings.csv changes nothing.
+    parsed_ratings = _parse_ratings(rating_rows, summary) if ratings else {}
     _import_movies(movie_rows, links, tags, summary, progress)
     if ratings:
-        _import_ratings(rating_rows, summary, progress)
+        _import_ratings(parsed_ratings, summary, progress)
+    analyze_tables(
+        Movie, Genre, Keyword, Person, Credit, *([Rating, get_user_model()] if ratings else [])
+    )
     return summary
 
 
@@ -300,12 +310,13 @@ def _import_movie(row, line, links, tags, known: dict, summary: ImportSummary) -
     summary.count(created=created, changed=changed)
 
 
-def _import_ratings(rating_rows, summary: ImportSummary, progress) -> None:
-    User = get_user_model()
+def _parse_ratings(rating_rows, summary: ImportSummary) -> dict[tuple[int, int], Decimal]:
     valid_scores = set(SCORE_CHOICES)
     parsed: dict[tuple[int, int], Decimal] = {}
     for i, row in enumerate(rating_rows, start=2):
         user_id = _int(row["userId"], "ratings.csv", i)
+        if user_id < 0:
+            raise MovieLensError(f"ratings.csv line {i}: userId {user_id} is negative")
         ml_id = _int(row["movieId"], "ratings.csv", i)
         try:
             score = Decimal(row["rating"].strip())
@@ -315,25 +326,57 @@ def _import_ratings(rating_rows, summary: ImportSummary, progress) -> None:
             summary.ratings_skipped += 1
             continue
         parsed[(user_id, ml_id)] = score  # a repeated pair: the last row wins
+    return parsed
+
+
+def dataset_username(dataset_user_id: int, taken: set[str]) -> str:
+    """A username for an imported user that no person can have: the colon is refused by
+    Django's username validator (sign-up and admin forms); ``taken`` is checked anyway, for
+    accounts written around the validator."""
+    name, n = f"{DATASET}:{dataset_user_id}", 2
+    while name in taken:
+        name, n = f"{DATASET}:{dataset_user_id}:{n}", n + 1
+    return name
+
+
+def _import_ratings(parsed: dict[tuple[int, int], Decimal], summary: ImportSummary, progress):
+    User = get_user_model()
     movie_pk = dict(
         Movie.objects.filter(movielens_id__isnull=False).values_list("movielens_id", "pk")
     )
-    wanted_names = {f"ml_{u}" for u, _ in parsed}
+    wanted_ids = {u for u, _ in parsed}
     with transaction.atomic():
-        existing = set(
-            User.objects.filter(username__in=wanted_names).values_list("username", flat=True)
+        dataset_users = User.objects.from_dataset(DATASET)
+        user_pk = dict(dataset_users.values_list("dataset_user_id", "pk"))
+        missing = sorted(wanted_ids - user_pk.keys())
+        taken = set(
+            User.objects.filter(username__startswith=f"{DATASET}:").values_list(
+                "username", flat=True
+            )
         )
-        new_users = [
-            # make_password(None) is an unusable password: these accounts cannot log in.
-            User(username=name, password=make_password(None))
-            for name in sorted(wanted_names - existing)
-        ]
+        new_users = []
+        for dataset_user_id in missing:
+            name = dataset_username(dataset_user_id, taken)
+            taken.add(name)
+            new_users.append(
+                # make_password(None) is an unusable password; accounts.backends refuses
+                # dataset users anyway, whatever password they are ever given.
+                User(
+                    username=name,
+                    password=make_password(None),
+                    dataset=DATASET,
+                    dataset_user_id=dataset_user_id,
+                )
+            )
         User.objects.bulk_create(new_users, batch_size=1000)
         summary.users_created = len(new_users)
-        user_pk = dict(User.objects.filter(username__in=wanted_names).values_list("username", "pk"))
+        if new_users:
+            user_pk = dict(dataset_users.values_list("dataset_user_id", "pk"))
+        # Every rating of this dataset's users (a join, not an IN list that SQLite would
+        # refuse for a large dataset); people's ratings are never read nor touched.
         current = {
             (u, m): (pk, s)
-            for pk, u, m, s in Rating.objects.filter(user_id__in=user_pk.values()).values_list(
+            for pk, u, m, s in Rating.objects.filter(user__dataset=DATASET).values_list(
                 "pk", "user_id", "movie_id", "score"
             )
         }
@@ -346,7 +389,7 @@ def _import_ratings(rating_rows, summary: ImportSummary, progress) -> None:
             if movie_id is None:  # the movie was skipped (no tmdbId) or not imported
                 summary.ratings_skipped += 1
                 continue
-            key = (user_pk[f"ml_{user_id}"], movie_id)
+            key = (user_pk[user_id], movie_id)
             if key not in current:
                 to_create.append(Rating(user_id=key[0], movie_id=movie_id, score=score))
             elif current[key][1] != score:

@@ -11,9 +11,15 @@ from movies.models import SCORE_CHOICES
 register = template.Library()
 
 
+HUE_STEPS = 36  # site.css has one .hue-N class per step (N = 0, 10, ... 350)
+
+
 def title_hue(title: str) -> int:
-    """A stable colour (HSL hue) per title, so placeholders differ but never flicker."""
-    return zlib.crc32((title or "").encode("utf-8")) % 360
+    """A stable colour (HSL hue) per title, so placeholders differ but never flicker.
+
+    In steps of 10 degrees: the page sets it with a class (``hue-N``), not a style="" attribute,
+    which the Content-Security-Policy would ignore."""
+    return zlib.crc32((title or "").encode("utf-8")) % HUE_STEPS * (360 // HUE_STEPS)
 
 
 @register.inclusion_tag("movies/_poster.html")
@@ -21,8 +27,8 @@ def poster(movie, size: str = "card"):
     """A poster that is never a broken image.
 
     The generated placeholder (title on a colour derived from it) is always drawn; the TMDB
-    image, when known, sits on top and removes itself if it fails to load (offline machine,
-    missing file), uncovering the placeholder.
+    image, when known, sits on top and is removed if it fails to load (offline machine,
+    missing file; static/js/site.js), uncovering the placeholder.
     """
     return {
         "movie": movie,

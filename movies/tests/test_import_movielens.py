@@ -10,12 +10,19 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from movies.models import Genre, Movie, Rating
 from movies.services.movielens import map_genres, parse_title
-from tests.factories import MovieFactory
+from tests.factories import MovieFactory, RatingFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
+
+
+def movielens_users():
+    return get_user_model().objects.from_dataset("movielens")
 
 
 @pytest.mark.parametrize(
@@ -123,13 +130,16 @@ def test_import_movies_tags_and_ratings(ml_dir):
     assert existing.imdb_id == "tt0999999"
     assert list(existing.keywords.values_list("name", flat=True)) == ["cult"]
 
-    users = get_user_model().objects.filter(username__startswith="ml_").order_by("username")
-    assert [u.username for u in users] == ["ml_7", "ml_8"]
+    users = movielens_users().order_by("dataset_user_id")
+    assert [u.dataset_user_id for u in users] == [7, 8]
+    assert [u.username for u in users] == ["movielens:7", "movielens:8"]
     assert not any(u.has_usable_password() for u in users)
-    assert sorted(Rating.objects.values_list("user__username", "movie__movielens_id", "score")) == [
-        ("ml_7", 1, Decimal("4.5")),
-        ("ml_7", 2, Decimal("3.0")),
-        ("ml_8", 1, Decimal("5.0")),
+    assert sorted(
+        Rating.objects.values_list("user__dataset_user_id", "movie__movielens_id", "score")
+    ) == [
+        (7, 1, Decimal("4.5")),
+        (7, 2, Decimal("3.0")),
+        (8, 1, Decimal("5.0")),
     ]
     assert "3 created, 0 updated, 0 unchanged, 2 skipped; 2 users created" in out
 
@@ -151,7 +161,94 @@ def test_changed_rating_is_updated(ml_dir):
     (ml_dir / "ratings.csv").write_text(rows)
     out = run_import(ml_dir, "--ratings")
     assert "Ratings: 0 created, 1 updated, 2 unchanged" in out
-    assert Rating.objects.get(user__username="ml_7", movie__movielens_id=1).score == Decimal("2.0")
+    rating = Rating.objects.get(
+        user__dataset="movielens", user__dataset_user_id=7, movie__movielens_id=1
+    )
+    assert rating.score == Decimal("2.0")
+
+
+def test_a_person_named_like_a_dataset_user_is_left_alone(ml_dir, client, password, login_request):
+    """A person who signed up as "ml_7" (the old import's naming) or even "movielens:7" (only
+    possible around the username validator) keeps their account and their own ratings."""
+    movie = MovieFactory(tmdb_id=70001, title="Their favourite")
+    person = UserFactory(username="ml_7")
+    around_validator = UserFactory(username="movielens:8")
+    RatingFactory(user=person, movie=movie, score=Decimal("1.0"))
+    before = (person.password, around_validator.password)
+
+    out = run_import(ml_dir, "--ratings")
+
+    assert "2 users created" in out
+    person.refresh_from_db()
+    around_validator.refresh_from_db()
+    assert (person.password, around_validator.password) == before
+    assert person.dataset == "" and around_validator.dataset == ""
+    assert list(person.ratings.values_list("score", flat=True)) == [Decimal("1.0")]
+    assert not around_validator.ratings.exists()
+    imported = {u.dataset_user_id: u.username for u in movielens_users()}
+    assert imported == {7: "movielens:7", 8: "movielens:8:2"}
+    assert get_user_model().objects.people().count() == 2
+    # The person still logs in with their own password.
+    assert client.login(request=login_request, username="ml_7", password=password)
+
+
+def test_dataset_users_are_found_by_id_not_username(ml_dir):
+    run_import(ml_dir, "--ratings")
+    # Renaming an imported user (an admin tidying up) must not create a second one.
+    movielens_users().filter(dataset_user_id=7).update(username="renamed")
+    out = run_import(ml_dir, "--ratings")
+    assert "0 users created" in out
+    assert movielens_users().count() == 2
+    assert Rating.objects.filter(user__username="renamed").count() == 2
+
+
+def test_dataset_users_cannot_log_in(ml_dir, client):
+    run_import(ml_dir, "--ratings")
+    imported = movielens_users().get(dataset_user_id=7)
+    response = client.post(reverse("login"), {"username": imported.username, "password": ""})
+    assert response.status_code == 200 and not response.wsgi_request.user.is_authenticated
+    # Even with a password set by an admin, the backend refuses a dataset account.
+    imported.set_password("an-admin-chose-this")
+    imported.save()
+    response = client.post(
+        reverse("login"), {"username": imported.username, "password": "an-admin-chose-this"}
+    )
+    assert response.status_code == 200
+    assert "_auth_user_id" not in client.session
+    assert "Please enter a correct username and password" in response.content.decode()
+
+
+def test_negative_user_id_is_a_clear_error_and_changes_nothing(ml_dir):
+    with open(ml_dir / "ratings.csv", "a", encoding="utf-8") as fh:
+        fh.write("-3,1,4.0,9\n")
+    with pytest.raises(CommandError, match="userId -3 is negative"):
+        run_import(ml_dir, "--ratings")
+    assert not Movie.objects.exists() and not get_user_model().objects.exists()
+
+
+def test_import_analyzes_the_tables_it_filled_on_postgresql(ml_dir):
+    with CaptureQueriesContext(connection) as queries:
+        run_import(ml_dir, "--ratings")
+    analyzed = {q["sql"] for q in queries if q["sql"].upper().startswith("ANALYZE")}
+    if connection.vendor == "postgresql":
+        assert analyzed == {
+            f'ANALYZE "{t}"'
+            for t in [
+                "movies_movie",
+                "movies_movie_genres",
+                "movies_movie_keywords",
+                "movies_genre",
+                "movies_keyword",
+                "movies_person",
+                "movies_credit",
+                "movies_rating",
+                "accounts_user",
+                "accounts_user_groups",
+                "accounts_user_user_permissions",
+            ]
+        }
+    else:
+        assert analyzed == set()
 
 
 def test_matching_is_by_id_not_title(ml_dir):
@@ -172,7 +269,7 @@ def test_id_conflict_is_skipped_and_reported(ml_dir):
 def test_ratings_are_optional(ml_dir):
     run_import(ml_dir)
     assert not Rating.objects.exists()
-    assert not get_user_model().objects.filter(username__startswith="ml_").exists()
+    assert not get_user_model().objects.exists()
 
 
 @pytest.mark.parametrize(
@@ -233,7 +330,7 @@ def test_import_a_slice_of_the_shared_movielens_data(shared_data_dir, tmp_path):
     assert Movie.objects.count() == len(linked)
     assert set(Movie.objects.values_list("movielens_id", flat=True)) == {int(i) for i in linked}
     assert Rating.objects.count() == sum(1 for r in ratings if r["movieId"] in linked)
-    assert get_user_model().objects.filter(username__startswith="ml_").count() == len(
+    assert movielens_users().count() == len(
         {r["userId"] for r in ratings if r["movieId"] in linked}
     )
     godfather_like = Movie.objects.filter(title__endswith=", The")

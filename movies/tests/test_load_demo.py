@@ -170,38 +170,38 @@ def test_progress_is_reported_per_film(tmp_path):
 
 
 @pytest.mark.django_db
-def test_demo_user_twice_keeps_one_user_whose_password_works():
+def test_demo_user_twice_keeps_one_user_whose_password_works(login_request):
     out = StringIO()
     call_command("demo_user", stdout=out, stderr=StringIO())
     call_command("demo_user", stdout=out, stderr=StringIO())
     assert out.getvalue().count(f"Demo login: demo / {DEFAULT_DEMO_PASSWORD}") == 2
     assert get_user_model().objects.filter(username="demo").count() == 1
-    assert authenticate(username="demo", password=DEFAULT_DEMO_PASSWORD) is not None
+    assert authenticate(login_request, username="demo", password=DEFAULT_DEMO_PASSWORD) is not None
 
 
 @pytest.mark.django_db
-def test_demo_user_resets_the_password(client):
+def test_demo_user_resets_the_password(client, login_request):
     call_command("demo_user", stdout=StringIO(), stderr=StringIO())
     out = StringIO()
     call_command("demo_user", "--password", "another-secret-9", stdout=out, stderr=StringIO())
     assert "Demo login: demo / another-secret-9" in out.getvalue()
-    assert authenticate(username="demo", password=DEFAULT_DEMO_PASSWORD) is None
-    assert client.login(username="demo", password="another-secret-9")
+    assert authenticate(login_request, username="demo", password=DEFAULT_DEMO_PASSWORD) is None
+    assert client.login(request=login_request, username="demo", password="another-secret-9")
     with pytest.raises(CommandError, match="must not be empty"):
         call_command("demo_user", "--password", " ", stdout=StringIO(), stderr=StringIO())
     assert get_user_model().objects.filter(username="demo").count() == 1
 
 
 @pytest.mark.django_db
-def test_demo_user_admin_flag_opens_django_admin(client):
+def test_demo_user_admin_flag_opens_django_admin(client, login_request):
     call_command("demo_user", stdout=StringIO(), stderr=StringIO())
-    client.login(username="demo", password="netflixrecs-demo")
+    client.login(request=login_request, username="demo", password="netflixrecs-demo")
     assert client.get("/admin/").status_code == 302  # a plain demo user is not staff
 
     out = StringIO()
     call_command("demo_user", "--admin", stdout=out, stderr=StringIO())
     assert "superuser" in out.getvalue()
-    client.login(username="demo", password="netflixrecs-demo")
+    client.login(request=login_request, username="demo", password="netflixrecs-demo")
     assert client.get("/admin/").status_code == 200
 
 
@@ -211,3 +211,18 @@ def test_demo_user_admin_flag_refused_in_production(settings):
     with pytest.raises(CommandError, match="refused in production"):
         call_command("demo_user", "--admin", stdout=StringIO(), stderr=StringIO())
     assert not get_user_model().objects.filter(username="demo").exists()
+
+
+@pytest.mark.django_db
+def test_load_demo_analyzes_the_catalog_tables_on_postgresql():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        _load()
+    analyzed = {q["sql"] for q in queries if q["sql"].upper().startswith("ANALYZE")}
+    if connection.vendor == "postgresql":
+        assert {'ANALYZE "movies_movie"', 'ANALYZE "movies_movie_genres"'} <= analyzed
+        assert {'ANALYZE "movies_credit"', 'ANALYZE "movies_keyword"'} <= analyzed
+    else:
+        assert analyzed == set()

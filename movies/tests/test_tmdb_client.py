@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import json
 import time
 
 import pytest
@@ -135,3 +136,57 @@ def test_parse_retry_after_seconds(header, expected):
 def test_parse_retry_after_http_date():
     header = email.utils.formatdate(time.time() + 30, usegmt=True)
     assert 25 <= parse_retry_after(header) <= 31
+
+
+def test_trickling_server_is_cut_off_at_the_deadline(fake_tmdb, settings):
+    """One byte every 0.05 s never trips the 0.5 s read timeout; the deadline stops it."""
+    settings.TMDB_REQUEST_DEADLINE = 0.4
+    settings.TMDB_MAX_RETRIES = 1
+    fault = fake_tmdb.add_fault("movie", "trickle", delay=0.05, movie_id=104)
+    body_size = len(json.dumps(fake_tmdb.details(fake_tmdb.by_id[104], {"keywords", "credits"})))
+    with pytest.raises(TMDBError, match="within the 0.4s deadline") as info:
+        TMDBClient().movie_details(104)
+    assert info.value.status is None  # transient: retried like a timeout
+    assert "gave up after 2 attempts" in str(info.value)
+    assert len(fake_tmdb.requests("movie", movie_id=104)) == 2
+    # The client hung up long before the body was complete, on both attempts.
+    assert fault.sent < body_size
+
+
+def test_trickle_within_the_deadline_is_fine(fake_tmdb, settings):
+    settings.TMDB_REQUEST_DEADLINE = 30.0
+    fake_tmdb.add_fault("configuration", "trickle", delay=0.001, times=1)
+    assert TMDBClient().image_base_url() == "https://image.tmdb.org/t/p/"
+
+
+@pytest.mark.parametrize("hide_length", [False, True])
+def test_huge_body_is_refused_without_reading_it_all(fake_tmdb, settings, hide_length):
+    settings.TMDB_MAX_RESPONSE_BYTES = 100_000
+    size = 64 * 1024 * 1024
+    fault = fake_tmdb.add_fault("movie", "huge", size=size, hide_length=hide_length)
+    with pytest.raises(TMDBError, match="too large") as info:
+        TMDBClient().movie_details(105)
+    assert info.value.status == 200
+    expected = "(more than " if hide_length else "(Content-Length 67,108,864 bytes"
+    assert expected in str(info.value)
+    assert len(fake_tmdb.requests("movie")) == 1  # permanent: never retried
+    # Refused up front (Content-Length) or after at most the limit plus one read, while the
+    # server still had most of the body to send.
+    assert fault.sent < size
+
+
+def test_body_at_the_limit_is_accepted(fake_tmdb, settings):
+    body = json.dumps(fake_tmdb.details(fake_tmdb.by_id[106], {"keywords", "credits"}))
+    settings.TMDB_MAX_RESPONSE_BYTES = len(body)
+    assert TMDBClient().movie_details(106)["id"] == 106
+    settings.TMDB_MAX_RESPONSE_BYTES = len(body) - 1
+    with pytest.raises(TMDBError, match="too large"):
+        TMDBClient().movie_details(106)
+
+
+def test_details_of_another_movie_are_refused_and_not_retried(fake_tmdb):
+    fake_tmdb.add_fault("movie", "wrong_id", movie_id=107)
+    with pytest.raises(TMDBError, match="details of movie 108, not 107") as info:
+        TMDBClient().movie_details(107)
+    assert info.value.status == 200
+    assert len(fake_tmdb.requests("movie", movie_id=107)) == 1

@@ -198,24 +198,30 @@ def test_poster_with_known_path_uses_tmdb_url_and_falls_back_to_placeholder(clie
     MovieFactory(title="Has poster", poster_path="/abc123.jpg")
     html = client.get(BROWSE).content.decode()
     assert 'src="https://image.tmdb.org/t/p/w342/abc123.jpg"' in html
-    assert 'onerror="this.remove()"' in html
+    # A failed image is removed by static/js/site.js (no inline handler: the CSP forbids it).
+    assert "onerror" not in html
+    assert '<script src="/static/js/site.js"></script>' in html
     # The placeholder is always underneath, so a failed image uncovers the title.
     assert '<span class="poster-title">Has poster</span>' in html
 
 
-def test_poster_without_path_is_a_placeholder_never_an_img(client):
+def test_poster_without_path_is_a_placeholder_never_an_img(client, settings):
     MovieFactory(title="No poster", poster_path="")
     html = client.get(BROWSE).content.decode()
     assert "<img" not in html
     assert '<span class="poster-title">No poster</span>' in html
-    hue = re.search(r'class="poster poster-card" style="--hue: (\d+)"', html)
+    hue = re.search(r'class="poster poster-card hue-(\d+)"', html)
     assert hue and 0 <= int(hue.group(1)) < 360
+    # Every hue the template can use has its class in site.css.
+    css = (settings.BASE_DIR / "static" / "css" / "site.css").read_text()
+    assert all(f".hue-{h} {{" in css for h in range(0, 360, 10))
 
 
 def test_placeholder_colour_is_stable_and_differs_between_titles():
     from movies.templatetags.movie_tags import title_hue
 
     assert title_hue("Amélie") == title_hue("Amélie")
+    assert all(title_hue(f"Film {n}") % 10 == 0 for n in range(50))  # one class per step
     assert len({title_hue(t) for t in ("Alien", "Heat", "Up", "Jaws", "Fargo")}) > 1
 
 
@@ -341,3 +347,37 @@ def test_my_ratings_paginates_and_reports_bad_input(auth_client, user):
     html = bad.content.decode()
     assert "Unknown sort order “nope”; showing your latest ratings." in html
     assert "Page “zzz” is not a page number; showing page 1." in html
+
+
+# --- HEAD (curl -I, health checks) --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "signed_in"),
+    [
+        ("/", False),
+        ("/", True),
+        (BROWSE, False),
+        ("movies:detail", True),
+        (reverse("movies:my_ratings"), True),
+        (reverse("recommendations:for_you"), True),
+        (reverse("recommendations:api"), True),  # 503 without a model: HEAD must agree
+        (reverse("login"), False),
+        (reverse("signup"), False),
+    ],
+)
+def test_head_is_answered_like_get_without_a_body(client, user, movie, url, signed_in):
+    if signed_in:
+        client.force_login(user)
+    if url == "movies:detail":
+        url = reverse("movies:detail", args=[movie.pk])
+    get = client.get(url)
+    head = client.head(url)
+    assert get.status_code in (200, 503)
+    assert head.status_code == get.status_code, f"HEAD {url} answered {head.status_code}"
+    assert head["Content-Type"] == get["Content-Type"]
+    assert head.content == b""
+
+
+def test_post_only_endpoints_still_refuse_head(auth_client, movie):
+    assert auth_client.head(reverse("movies:rate", args=[movie.pk])).status_code == 405

@@ -16,13 +16,15 @@ class Command(BaseCommand):
     help = (
         "Import a MovieLens dataset directory: movies.csv + links.csv (movies matched by "
         "MovieLens/TMDB id, never by title), tags.csv as keywords, and with --ratings the "
-        "ratings as users ml_<userId>. Idempotent."
+        "ratings as dataset users movielens:<userId> (they cannot log in). Idempotent."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("directory", type=Path, help="e.g. ../shared/data/movielens-small")
         parser.add_argument(
-            "--ratings", action="store_true", help="also import ratings.csv (users ml_<id>)"
+            "--ratings",
+            action="store_true",
+            help="also import ratings.csv (as dataset users)",
         )
         parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
