@@ -927,7 +927,7 @@ print("FAULTS_JSON=" + json.dumps(out, default=str))
 
 PROBE_SNIPPET = """
 import json
-from recommendations.serving import get_active_model
+from recommendations.loading import get_active_model
 model = get_active_model()
 print("FAULTS_JSON=" + json.dumps({"version": model.version_id if model else None}))
 """

@@ -13,7 +13,7 @@ from health_check.base import HealthCheck
 from health_check.exceptions import ServiceUnavailable, ServiceWarning
 
 from .models import ModelVersion
-from .serving import get_active_model
+from .loading import get_active_model
 
 
 @dataclasses.dataclass

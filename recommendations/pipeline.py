@@ -13,7 +13,7 @@
    where hidden and watchlisted movies belong). The scorers skip those rows already so the
    list stays full; the final filter makes the rule hold whatever a scorer does.
 
-The model is the process-wide cached one (:mod:`recommendations.serving`); serving never
+The model is the process-wide cached one (:mod:`recommendations.loading`); serving never
 calls TMDB.
 """
 
