@@ -12,8 +12,8 @@ from asgiref.sync import sync_to_async
 from health_check.base import HealthCheck
 from health_check.exceptions import ServiceUnavailable, ServiceWarning
 
-from .models import ModelVersion
 from .loading import get_active_model
+from .models import ModelVersion
 
 
 @dataclasses.dataclass

@@ -2,7 +2,7 @@
 
 import pytest
 
-from recommendations import services
+from recommendations import builds
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +20,7 @@ def no_broker(settings):
 
 
 def test_healthy_with_an_active_model(client, catalog, no_broker):
-    services.build_model(triggered_by="test")
+    builds.build_model(triggered_by="test")
     response = health(client)
     assert response.status_code == 200
     assert response.json() == {
@@ -37,7 +37,7 @@ def test_no_model_yet_is_a_warning_that_keeps_200(client, catalog, no_broker):
 
 
 def test_active_model_that_does_not_load_here_fails_with_500(client, catalog, no_broker):
-    version = services.build_model(triggered_by="test")
+    version = builds.build_model(triggered_by="test")
     (version.artifact_dir / "indptr.npy").write_bytes(b"garbage")
     response = health(client)
     assert response.status_code == 500
@@ -47,7 +47,7 @@ def test_active_model_that_does_not_load_here_fails_with_500(client, catalog, no
 
 
 def test_json_by_accept_header_and_html_by_default(client, catalog, no_broker):
-    services.build_model(triggered_by="test")
+    builds.build_model(triggered_by="test")
     as_json = client.get("/health/", HTTP_ACCEPT="application/json")
     assert as_json["Content-Type"] == "application/json"
     assert as_json.json()[MODEL] == "OK"
@@ -58,7 +58,7 @@ def test_json_by_accept_header_and_html_by_default(client, catalog, no_broker):
 
 
 def test_unreachable_broker_fails_and_does_not_leak_its_address(client, catalog, settings):
-    services.build_model(triggered_by="test")
+    builds.build_model(triggered_by="test")
     settings.CELERY_BROKER_URL = "redis://:s3cret@127.0.0.1:9/0"  # discard port: nothing listens
     settings.CELERY_TASK_ALWAYS_EAGER = False
     response = health(client)
@@ -72,7 +72,7 @@ def test_reachable_broker_is_ok(client, catalog, settings):
 
     if not os.environ.get("REDIS_URL"):
         pytest.skip("needs Redis (REDIS_URL); runs in the Postgres+Redis CI pass")
-    services.build_model(triggered_by="test")
+    builds.build_model(triggered_by="test")
     settings.CELERY_BROKER_URL = os.environ["REDIS_URL"]
     settings.CELERY_TASK_ALWAYS_EAGER = False
     response = health(client)
