@@ -170,3 +170,25 @@ def celery_workers(settings, tmp_path):
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def wait_for_line(proc: subprocess.Popen, expected: str, *, timeout: float = 60) -> None:
+    """Read ``proc``'s (text) stdout until a line equal to ``expected``; fail with what it
+    printed if it exits or stays silent past ``timeout``. Other lines (start-up logging) are
+    skipped, and a failing check never blocks on a process that is still running."""
+    import selectors
+
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as selector:
+        selector.register(proc.stdout, selectors.EVENT_READ)
+        while time.monotonic() < deadline:
+            if not selector.select(timeout=max(0.0, deadline - time.monotonic())):
+                break
+            line = proc.stdout.readline()
+            if not line:  # EOF: the process ended
+                break
+            if line.strip() == expected:
+                return
+            seen.append(line)
+    pytest.fail(f"no line {expected!r} from the subprocess; it printed:\n{''.join(seen)}")

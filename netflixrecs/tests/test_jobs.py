@@ -22,6 +22,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from conftest import wait_for_line
 from movies.errors import CatalogError
 from movies.models import SyncAlreadyRunning, SyncRun
 from netflixrecs.jobs import models as jobs
@@ -341,7 +342,7 @@ def test_postgres_a_sigkilled_lease_holder_frees_the_next_run():
         text=True,
     )
     try:
-        assert holder.stdout.readline().strip() == "leased", holder.stderr.read()
+        wait_for_line(holder, "leased")
         _age(run, 3600)  # only the lock says it is alive now
         assert not run.is_stale()
         with pytest.raises(SyncAlreadyRunning):

@@ -16,6 +16,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from conftest import wait_for_line
 from movies.models import Movie
 from netflixrecs.jobs.models import lease_is_free
 from recommendations import artifacts, building, builds, pipeline, tfidf
@@ -264,7 +265,7 @@ def test_a_sigkilled_build_stops_blocking_at_once_on_postgresql(catalog, setting
         text=True,
     )
     try:
-        assert proc.stdout.readline().strip() == "building", proc.stdout.read()
+        wait_for_line(proc, "building")
         running = ModelVersion.objects.get()
         assert running.status == "running"
         grace = ModelVersion.lease_grace_seconds()
