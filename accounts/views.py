@@ -10,7 +10,7 @@ import math
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import get_user_model, login
 from django.contrib.auth.decorators import login_required
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -74,7 +74,8 @@ def _charts(taste: Taste) -> dict[str, str]:
                 charts.Bar(
                     label=f"{score:g}",
                     value=n,
-                    title=f"{score:g} stars: {n} rating{'s' if n != 1 else ''}",
+                    title=f"{score:g} star{'s' if score != 1 else ''}: "
+                    f"{n} rating{'s' if n != 1 else ''}",
                     css="peak" if n == peak and n else "",
                 )
                 for score, n in taste.histogram
@@ -162,7 +163,7 @@ def account(request):
 @login_required
 @require_POST
 def change_email(request):
-    user = type(request.user).objects.get(pk=request.user.pk)
+    user = get_user_model().objects.get(pk=request.user.pk)
     form = EmailForm(request.POST, instance=user)
     if not form.is_valid():
         return _account_page(request, email_form=form, status=400)

@@ -252,7 +252,9 @@ def apply_import(
     user = imp.user
     plan = [(pk, Decimal(score) if score else None, watch) for pk, score, watch in imp.plan]
     total = len(plan)
-    created = changed = unchanged = watchlisted = 0
+    created = changed = watchlisted = 0
+    # Rows the preview found unchanged are not in the plan; they count as unchanged here too.
+    unchanged = int((imp.report.get("counts") or {}).get("unchanged", 0))
     if on_progress:
         on_progress(0, total, f"Saving {total:,} ratings…")
     with transaction.atomic():
