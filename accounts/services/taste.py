@@ -86,7 +86,9 @@ def taste_summary(user) -> Taste:
         .annotate(n=Count("id"), avg=Avg("score"))
         .order_by("decade")
     )
-    taste.decades = [Group(f"{int(r['decade'])}s", r["n"], round(float(r["avg"]), 2)) for r in decades]
+    taste.decades = [
+        Group(f"{int(r['decade'])}s", r["n"], round(float(r["avg"]), 2)) for r in decades
+    ]
     minimum = settings.ACCOUNT_TASTE_MIN_PEOPLE_RATINGS
     taste.directors = _people(user, Credit.Kind.DIRECTOR, minimum)
     taste.actors = _people(user, Credit.Kind.CAST, minimum)
