@@ -374,3 +374,14 @@ RECS_COLLABORATIVE = env.bool("RECS_COLLABORATIVE", default=True)
 
 # --- Demo ---------------------------------------------------------------------------------
 SHARED_DATA_DIR = Path(env.str("SHARED_DATA_DIR", default=str(BASE_DIR.parent / "shared" / "data")))
+
+# --- Ratings import / export (accounts) ----------------------------------------------------
+# An upload over either limit is refused whole (nothing is written); imports of more than
+# ACCOUNT_IMPORT_SYNC_ROWS matched rows are applied by a Celery task with progress on the page.
+# A preview not confirmed within ACCOUNT_IMPORT_PREVIEW_HOURS expires (upload the file again).
+ACCOUNT_IMPORT_MAX_BYTES = env.int("ACCOUNT_IMPORT_MAX_BYTES", default=5 * 1024 * 1024)
+ACCOUNT_IMPORT_MAX_ROWS = env.int("ACCOUNT_IMPORT_MAX_ROWS", default=50_000)
+ACCOUNT_IMPORT_SYNC_ROWS = env.int("ACCOUNT_IMPORT_SYNC_ROWS", default=2_000)
+ACCOUNT_IMPORT_PREVIEW_HOURS = env.float("ACCOUNT_IMPORT_PREVIEW_HOURS", default=24)
+# People (directors, actors) appear in "your taste" once you rated this many of their films.
+ACCOUNT_TASTE_MIN_PEOPLE_RATINGS = env.int("ACCOUNT_TASTE_MIN_PEOPLE_RATINGS", default=2)

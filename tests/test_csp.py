@@ -85,6 +85,8 @@ def assert_csp_clean(response):
         "/accounts/login/",
         "/accounts/signup/",
         "/accounts/password_reset/",
+        "/accounts/",
+        "/accounts/import/",
         "/health/",
     ],
 )
