@@ -39,6 +39,7 @@ def shared_data_dir() -> Path:
 def _isolated_model_dir(settings, tmp_path):
     """Every test writes model artifacts to its own folder, never to var/models."""
     settings.MODEL_DIR = tmp_path / "models"
+    settings.RECS_STAGE_DIR = str(tmp_path / "stage")
 
 
 @pytest.fixture(autouse=True)
@@ -117,6 +118,7 @@ def celery_workers(settings, tmp_path):
         "CELERY_RESULT_BACKEND": settings.CELERY_RESULT_BACKEND or settings.CELERY_BROKER_URL,
         "CELERY_TASK_ALWAYS_EAGER": "false",
         "MODEL_DIR": str(settings.MODEL_DIR),
+        "RECS_STAGE_DIR": str(settings.RECS_STAGE_DIR),
         "CONN_MAX_AGE": "0",
     }
     celery = Path(sys.executable).with_name("celery")

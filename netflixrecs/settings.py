@@ -337,6 +337,13 @@ else:
 # --- Recommender --------------------------------------------------------------------------
 # Plain pathlib.Path values (not environ.Path): the code uses / and .is_dir() on them.
 MODEL_DIR = Path(env.str("MODEL_DIR", default=str(VAR_DIR / "models")))
+# Web processes map a private, verified copy of each model version staged here (one per
+# machine, shared by its workers), never MODEL_DIR itself: a file changed in place under a
+# running process cannot crash it (recommendations/artifacts.py). tmpfs by default; empty
+# maps MODEL_DIR directly.
+RECS_STAGE_DIR = env.str(
+    "RECS_STAGE_DIR", default="/dev/shm/netflixrecs" if Path("/dev/shm").is_dir() else ""
+)
 # Users with fewer ratings than this get the popularity fallback.
 RECS_MIN_RATINGS = env.int("RECS_MIN_RATINGS", default=5)
 # Ratings at or above this count as "liked" for the content profile.

@@ -229,3 +229,86 @@ def remove_stale_tmp_dirs(base: Path, *, older_than: float) -> int:
             remove_dir(path)
             removed += 1
     return removed
+
+
+# --- Staging: what web processes map is a private copy ------------------------------------
+# A published version directory is immutable by contract, but a contract does not stop a disk
+# fault, a bad rsync or a person with root from writing into it, and a mapped file changed in
+# place is read by every process as it changes (flipped index bytes: SIGSEGV; truncation:
+# SIGBUS). So web processes never map MODEL_DIR itself: each version is first copied into a
+# staging directory of this machine (tmpfs by default), the copy is verified against the
+# version's checksums, and the copy is what gets mapped. Workers of one machine share it (one
+# copy in memory, mapped by all), and nothing else writes there. A later change to MODEL_DIR
+# cannot reach a running process; a fresh process verifies what it stages and refuses a
+# corrupted source.
+
+STAGED_PREFIX = "v"
+
+
+def staged_name(source_dir: Path, checksums: dict[str, str]) -> str:
+    """The staging directory name of a version: its id and a digest of its checksums, so a
+    rebuilt version with the same id can never reuse a stale copy."""
+    digest = hashlib.sha256(
+        "\n".join(f"{name}:{checksums[name]}" for name in sorted(checksums)).encode()
+    ).hexdigest()[:16]
+    return f"{STAGED_PREFIX}{Path(source_dir).name}-{digest}"
+
+
+def stage_version(source_dir: Path, checksums: dict[str, str], stage_root: Path) -> Path:
+    """Copy a version's files into ``stage_root`` (once per machine) and return the copy.
+
+    The copy is written aside and renamed into place like a build, so a process never sees a
+    half-staged directory; when two processes stage at once the first rename wins and the
+    other uses it. Checksums are verified by :func:`load_arrays` on the copy itself. Raises
+    ``OSError`` when the copy cannot be made (e.g. a full tmpfs): callers may then map the
+    source directly.
+    """
+    source_dir, stage_root = Path(source_dir), Path(stage_root)
+    target = stage_root / staged_name(source_dir, checksums)
+    if target.is_dir() and all((target / name).is_file() for name in checksums):
+        return target
+    stage_root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=stage_root))
+    try:
+        for name in checksums:
+            source = source_dir / name
+            if not source.is_file():
+                raise ArtifactError(f"Artifact {source} is missing.")
+            shutil.copyfile(source, tmp / name)
+            os.chmod(tmp / name, FILE_MODE)
+        os.chmod(tmp, DIR_MODE)
+        try:
+            os.rename(tmp, target)
+        except OSError:
+            if not target.is_dir():
+                raise
+            remove_dir(tmp)  # another process staged it first
+    except BaseException:
+        remove_dir(tmp)
+        raise
+    return target
+
+
+def remove_staged(stage_root: Path, *, keep: set[str], older_than: float = 600) -> int:
+    """Delete staged copies other than ``keep`` (names) staged more than ``older_than`` seconds
+    ago. Safe while other processes still map them: an unlinked file stays readable through
+    existing mappings until they are dropped; the age rule spares one that is being staged or
+    was just handed to a process that is about to map it."""
+    stage_root = Path(stage_root)
+    if not stage_root.is_dir():
+        return 0
+    removed = 0
+    for path in stage_root.iterdir():
+        if path.name in keep or not path.name.startswith((STAGED_PREFIX, TMP_PREFIX)):
+            continue
+        if path.stat().st_mtime > _now() - older_than:
+            continue  # another process may be staging or mapping it right now
+        remove_dir(path)
+        removed += 1
+    return removed
+
+
+def _now() -> float:
+    import time
+
+    return time.time()

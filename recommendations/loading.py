@@ -16,10 +16,12 @@ load is retried only after ``RETRY_FAILED_SECONDS``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
@@ -28,7 +30,14 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from . import hybrid, tfidf
-from .artifacts import ArtifactError, check_csr, load_arrays
+from .artifacts import (
+    ArtifactError,
+    check_csr,
+    load_arrays,
+    remove_dir,
+    remove_staged,
+    stage_version,
+)
 from .models import ModelVersion
 from .signals import version_activated
 
@@ -90,13 +99,43 @@ def _check_vector(arrays: dict, name: str, length: int, kinds: str) -> np.ndarra
     return arr
 
 
+def _serving_dir(version: ModelVersion):
+    """Where this process maps ``version`` from: its staged private copy (artifacts.py says
+    why), or the published directory itself when staging is off or impossible here."""
+    stage_root = settings.RECS_STAGE_DIR
+    if not stage_root:
+        return version.artifact_dir
+    try:
+        staged = stage_version(version.artifact_dir, version.checksums, Path(stage_root))
+    except OSError as exc:
+        logger.warning(
+            "Cannot stage model version %s into %s (%s); mapping %s directly",
+            version.pk,
+            stage_root,
+            exc,
+            version.artifact_dir,
+        )
+        return version.artifact_dir
+    with contextlib.suppress(OSError):
+        remove_staged(Path(stage_root), keep={staged.name})
+    return staged
+
+
 def load_version(version: ModelVersion) -> LoadedModel:
     """Load (memory-mapped) and validate one version's artifacts; raises ArtifactError.
 
     Every sparse matrix is checked with :func:`artifacts.check_csr` and every vector for its
     length and dtype before any scipy object is built on the mapped pages.
     """
-    arrays = load_arrays(version.artifact_dir, version.checksums, mmap=True, verify=True)
+    serving_dir = _serving_dir(version)
+    try:
+        arrays = load_arrays(serving_dir, version.checksums, mmap=True, verify=True)
+    except ArtifactError:
+        if serving_dir == version.artifact_dir:
+            raise
+        # The staged copy itself went bad: drop it and stage once more from the source.
+        remove_dir(serving_dir)
+        arrays = load_arrays(_serving_dir(version), version.checksums, mmap=True, verify=True)
     try:
         n_rows, n_cols = check_csr(arrays)
         movie_ids = _check_vector(arrays, "movie_ids", n_rows, "iu")

@@ -8,10 +8,12 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import wait_for_line
 from recommendations import artifacts, builds, loading, pipeline
 from recommendations.artifacts import ArtifactError
 from recommendations.models import ModelVersion
@@ -221,6 +223,7 @@ def _load_in_a_process(version: ModelVersion, settings) -> subprocess.CompletedP
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "netflixrecs.settings_test",
         "MODEL_DIR": str(settings.MODEL_DIR),
+        "RECS_STAGE_DIR": str(settings.RECS_STAGE_DIR),
     }
     return subprocess.run(
         [sys.executable, "-c", _LOAD_IN_A_PROCESS, str(version.pk), json.dumps(version.checksums)],
@@ -300,3 +303,108 @@ def test_threads_that_ask_during_the_first_load_wait_for_the_model(catalog, monk
     second.join(5)
     assert results["first"].version_id == version.pk
     assert results["second"] is not None and results["second"].version_id == version.pk
+
+
+_SERVE_THEN_READ_AGAIN = textwrap.dedent(
+    """
+    import json, sys
+    import django
+    django.setup()
+    import numpy as np
+    from recommendations import hybrid
+    from recommendations.loading import load_version
+    from recommendations.models import ModelVersion
+
+    def serve(model):
+        rows = np.arange(min(3, model.n_rows))
+        recs = hybrid.recommend(
+            model.hybrid,
+            tfidf_matrix=model.matrix,
+            history_rows=rows,
+            history_scores=np.full(len(rows), 5.0),
+            n=5,
+            tfidf_row_norms=model.row_norms,
+            tfidf_matrix_t=model.matrix_t,
+            neighbours=model.neighbours,
+        )
+        # Touch every page of every array, as a long-running worker eventually does.
+        total = sum(float(np.asarray(a, dtype=np.float64).sum()) for a in model.arrays.values()
+                    if a.dtype.kind in "iuf")
+        return [r.row for r in recs], total
+
+    version = ModelVersion(pk=int(sys.argv[1]), checksums=json.loads(sys.argv[2]))
+    model = load_version(version)
+    before = serve(model)
+    print("loaded", flush=True)
+    sys.stdin.readline()  # the test damages MODEL_DIR in place meanwhile
+    after = serve(model)
+    print("same" if after == before else f"changed {before} {after}", flush=True)
+    """
+)
+
+
+@pytest.mark.parametrize("damage", ["flip-everything", "truncate-everything"])
+def test_files_damaged_in_place_under_a_serving_process_cannot_reach_it(catalog, settings, damage):
+    """Issue #9 defect 5: a mapped file changed in place crashed every worker (flipped bytes:
+    SIGSEGV, truncation: SIGBUS). Processes map a staged private copy, so damage to MODEL_DIR
+    after loading changes nothing they serve, and they keep running."""
+    version = build()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "netflixrecs.settings_test",
+        "MODEL_DIR": str(settings.MODEL_DIR),
+        "RECS_STAGE_DIR": str(settings.RECS_STAGE_DIR),
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            _SERVE_THEN_READ_AGAIN,
+            str(version.pk),
+            json.dumps(version.checksums),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=str(settings.BASE_DIR),
+        env=env,
+    )
+    try:
+        wait_for_line(proc, "loaded", timeout=120)
+        for path in sorted(version.artifact_dir.glob("*.npy")):
+            _writable(path)
+            data = bytearray(path.read_bytes())
+            with open(path, "r+b") as f:  # in place: same inode, as a disk fault or rsync would
+                if damage == "flip-everything":
+                    f.write(bytes(b ^ 0xFF for b in data))
+                else:
+                    f.truncate(64)
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, f"exit {proc.returncode}: {err[-2000:]}"
+    assert out.strip() == "same", out
+
+
+def test_a_damaged_staged_copy_is_staged_again_from_the_source(catalog, settings):
+    version = build()
+    loading.reset_cache()
+    model = loading.load_version(version)
+    staged = Path(model.arrays["data"].filename).parent
+    assert staged.parent == Path(settings.RECS_STAGE_DIR)
+    assert staged != version.artifact_dir
+    del model
+    _corrupt_flip(staged / "data.npy")
+    again = loading.load_version(version)  # refused copy dropped, a good one made
+    assert Path(again.arrays["data"].filename).parent.name == staged.name
+    assert artifacts.sha256_file(staged / "data.npy") == version.checksums["data.npy"]
+
+
+def test_staging_off_maps_the_published_directory(catalog, settings):
+    settings.RECS_STAGE_DIR = ""
+    version = build()
+    model = loading.load_version(version)
+    assert Path(model.arrays["data"].filename).parent == version.artifact_dir
