@@ -22,8 +22,7 @@ five claims:
    (``/recommendations/`` 200, the API reports the old version); no artifact directory of the
    killed version is left in place.
 3. **Two deliveries of one rebuild** (``duplicate``, broker only): one rebuild is queued the
-   way the site queues it (``tasks.queue_rebuild`` or, before the refactor,
-   ``services.request_rebuild``); the exact message it published (same task id, same
+   way the site queues it (``tasks.queue_rebuild``); the exact message it published (same task id, same
    arguments) is published twice more, to a worker with two processes. Checks: exactly one
    build ran for that version (distinct ``started_at`` values seen, long task runs in the worker
    log, ``attempts`` if the row has it), the version ends ready, no second version appeared.
@@ -901,14 +900,11 @@ sent = []
 def grab(sender=None, body=None, headers=None, **kwargs):
     sent.append({"task": sender, "id": (headers or {}).get("id"), "body": body})
 before_task_publish.connect(grab, weak=False)
-from recommendations import services, tasks
-queue = getattr(tasks, "queue_rebuild", None)
-if queue is not None:
-    via = "tasks.queue_rebuild"
-    version = queue(triggered_by="fault-suite", activate=True)
-else:
-    via = "services.request_rebuild"
-    version = services.request_rebuild(triggered_by="fault-suite", activate=True)
+from django.db import transaction
+from recommendations import tasks
+via = "tasks.queue_rebuild"
+with transaction.atomic():  # queue_rebuild publishes on commit
+    version = tasks.queue_rebuild(triggered_by="fault-suite", activate=True)
 vid = getattr(version, "pk", version if isinstance(version, int) else None)
 msgs = [m for m in sent if "rebuild" in str(m["task"])]
 out = {"via": via, "version": vid, "published": len(msgs)}
@@ -1168,7 +1164,7 @@ def scenario_kill_build(h: Harness) -> list[Result]:
     d = h.reference_build
     moments = (
         ("early", 0.0, "as soon as its row is running"),
-        ("middle", 0.5, f"{0.5 * d:.1f}s in (half the reference build)"),
+        ("middle", 0.5, 'at "Fitting" (TF-IDF or the hybrid), mid-build'),
         ("late", 1.0, 'at "Writing artifacts"'),
     )
     for label, frac, when in moments:
@@ -1191,14 +1187,17 @@ def scenario_kill_build(h: Harness) -> list[Result]:
         vid = row["id"]
         seen_at = time.monotonic()
         message = row.get("progress_message", "")
-        # "late" waits for the last step (writing the artifacts), at most twice the reference.
-        limit = 2 * d + 5 if label == "late" else frac * d
+        # "middle" and "late" wait for a step of the build by its progress message (a time
+        # fraction of a reference build misfires on a machine whose load changes), at most
+        # twice the reference build.
+        step = {"middle": "fitting", "late": "writing"}.get(label)
+        limit = 2 * d + 5 if step else 0.0
         while time.monotonic() - seen_at < limit and proc.poll() is None:
             v = h.db.version(vid) or {}
             message = v.get("progress_message", message)
-            if label == "late" and "writing" in str(message).lower():
+            if step and step in str(message).lower():
                 break
-            time.sleep(0.01 if label == "late" else 0.02)
+            time.sleep(0.01)
         if proc.poll() is not None:
             r.verdict = "INCONCLUSIVE"
             r.note(f"the build finished (exit {proc.returncode}) before the kill: too fast")
