@@ -22,10 +22,11 @@ five claims:
    (``/recommendations/`` 200, the API reports the old version); no artifact directory of the
    killed version is left in place.
 3. **Two deliveries of one rebuild** (``duplicate``, broker only): one rebuild is queued the
-   way the site queues it (``tasks.queue_rebuild``); the exact message it published (same task id, same
-   arguments) is published twice more, to a worker with two processes. Checks: exactly one
-   build ran for that version (distinct ``started_at`` values seen, long task runs in the worker
-   log, ``attempts`` if the row has it), the version ends ready, no second version appeared.
+   way the site queues it (``tasks.queue_rebuild``); the exact message it published (same
+   task id, same arguments) is published twice more, to a worker with two processes.
+   Checks: exactly one build ran for that version (distinct ``started_at`` values seen, long
+   task runs in the worker log, ``attempts`` if the row has it), the version ends ready, no
+   second version appeared.
 4. **Worker killed mid-task** (``kill-worker``, broker only): a queued rebuild is running when
    the Celery worker's whole process group (parent and pool children) is SIGKILLed; a new worker
    is started. Checks: within 60 s of the restart the task is redelivered or the row is expired,
@@ -1163,11 +1164,11 @@ def scenario_kill_build(h: Harness) -> list[Result]:
     observer = h.client(0)
     d = h.reference_build
     moments = (
-        ("early", 0.0, "as soon as its row is running"),
-        ("middle", 0.5, 'at "Fitting" (TF-IDF or the hybrid), mid-build'),
-        ("late", 1.0, 'at "Writing artifacts"'),
+        ("early", "as soon as its row is running"),
+        ("middle", 'at "Fitting" (TF-IDF or the hybrid), mid-build'),
+        ("late", 'at "Writing artifacts"'),
     )
-    for label, frac, when in moments:
+    for label, when in moments:
         r = Result(f"2 kill-build {label}", f"SIGKILL build_tfidf {when}, then rebuild")
         results.append(r)
         h.clear_stuck(r)
