@@ -415,12 +415,19 @@ class Job(models.Model):
         return {"progress_done": done, "progress_total": total, "progress_message": message[:255]}
 
     def report_progress(self, done: int, total: int, message: str = "") -> None:
-        """Record progress; writes at most every PROGRESS_WRITE_INTERVAL s (and always the
-        last step), and refreshes the heartbeat with it."""
+        """Record progress; writes at most every PROGRESS_WRITE_INTERVAL s, but always a new
+        step (message) and the last step, and refreshes the heartbeat with it. A new step is
+        written at once: it may be long, and the admin must not show the previous one."""
         now_mono = clock()
         last = getattr(self, "_progress_written_at", None)
         final = total and done >= total
-        if last is not None and now_mono - last < PROGRESS_WRITE_INTERVAL and not final:
+        new_step = message[:255] != getattr(self, "_progress_message_written", None)
+        if (
+            last is not None
+            and now_mono - last < PROGRESS_WRITE_INTERVAL
+            and not final
+            and not new_step
+        ):
             self._progress_pending = (done, total, message)
             return
         self._progress_pending = None
@@ -428,6 +435,7 @@ class Job(models.Model):
         now = timezone.now()
         self._rows().update(**fields, heartbeat_at=now, updated_at=now)
         self._progress_written_at = now_mono
+        self._progress_message_written = message[:255]
         self.progress_done, self.progress_total = done, total
         self.progress_message = message[:255]
         self.heartbeat_at = now

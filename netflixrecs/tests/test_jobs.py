@@ -245,25 +245,40 @@ def test_progress_writes_are_throttled_and_the_last_one_flushed(monkeypatch):
     monkeypatch.setattr(jobs, "clock", clock)
     run = SyncRun.objects.begin(pages=1, progress_total=10)
     with CaptureQueriesContext(connection) as writes:
-        for done in range(1, 6):  # five reports in the same instant: one write
-            run.report_progress(done, 10, f"movie {done}")
+        for done in range(1, 6):  # five reports of one step in the same instant: one write
+            run.report_progress(done, 10, "movies")
     assert len(writes) == 1
     assert SyncRun.objects.get(pk=run.pk).progress_done == 1
     clock.now += 1.0
     with CaptureQueriesContext(connection) as writes:
-        run.report_progress(6, 10, "movie 6")
-        run.report_progress(7, 10, "movie 7")
+        run.report_progress(6, 10, "movies")
+        run.report_progress(7, 10, "movies")
     assert len(writes) == 1
     stored = SyncRun.objects.get(pk=run.pk)
-    assert (stored.progress_done, stored.progress_message) == (6, "movie 6")
+    assert (stored.progress_done, stored.progress_message) == (6, "movies")
     run.flush_progress()
     stored = SyncRun.objects.get(pk=run.pk)
-    assert (stored.progress_done, stored.progress_message) == (7, "movie 7")
+    assert (stored.progress_done, stored.progress_message) == (7, "movies")
     with CaptureQueriesContext(connection) as writes:
         run.flush_progress()  # nothing held back any more
         run.report_progress(10, 10, "last")  # the final step is always written
     assert len(writes) == 1
     assert SyncRun.objects.get(pk=run.pk).progress_done == 10
+
+
+@pytest.mark.django_db
+def test_a_new_step_is_written_at_once_even_within_the_interval(monkeypatch):
+    """A step can be long (fitting a million-movie model): the admin must show it as soon as
+    it starts, not the previous step until the next report."""
+    clock = FakeClock()
+    monkeypatch.setattr(jobs, "clock", clock)
+    run = SyncRun.objects.begin(pages=1, progress_total=3)
+    run.report_progress(1, 3, "Reading the catalog")
+    with CaptureQueriesContext(connection) as writes:
+        run.report_progress(1, 3, "Reading the catalog")  # same step, same instant: held
+        run.report_progress(1, 3, "Fitting TF-IDF")  # new step: written now
+    assert len(writes) == 1
+    assert SyncRun.objects.get(pk=run.pk).progress_message == "Fitting TF-IDF"
 
 
 @pytest.mark.django_db
