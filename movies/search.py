@@ -13,7 +13,8 @@ A selector (it only reads). Three parts, top to bottom:
 
 Relevance, the same on every database: the exact folded title first (a leading "the", "a" or
 "an" ignored: "godfather" is exactly "The Godfather"), then titles starting with the query,
-then titles where it is a whole word, then any other substring, then typo matches; ties go
+then titles where it is a whole word, then where it starts a word, then any other substring,
+then typo matches; ties go
 to the more popular film, then the one with more votes, then the newer one (remakes).
 
 Typos: when the words as typed match fewer than :data:`FEW_MATCHES` titles, near misses join
@@ -77,8 +78,9 @@ class Tier(IntEnum):
     EXACT = 0
     PREFIX = 1
     WORD = 2
-    SUBSTRING = 3
-    FUZZY = 4
+    WORD_START = 3  # the query starts a word: what a title being typed looks like
+    SUBSTRING = 4
+    FUZZY = 5
 
 
 # --- Pure helpers ---------------------------------------------------------------------------
@@ -102,6 +104,10 @@ def word_regex(query: str) -> str:
     return r"(?<!\w)" + re.escape(query) + r"(?!\w)"
 
 
+def word_start_regex(query: str) -> str:
+    return r"(?<!\w)" + re.escape(query)
+
+
 def tier(title: str, query: str) -> Tier:
     """Where a folded ``title`` ranks for a folded ``query``: the rule SQL applies too."""
     forms = _exact_forms(query)
@@ -109,16 +115,20 @@ def tier(title: str, query: str) -> Tier:
         return Tier.EXACT
     if title.startswith(tuple(forms)):
         return Tier.PREFIX
-    if query in title:
-        return Tier.WORD if re.search(word_regex(query), title) else Tier.SUBSTRING
-    return Tier.FUZZY
+    if query not in title:
+        return Tier.FUZZY
+    if re.search(word_regex(query), title):
+        return Tier.WORD
+    if re.search(word_start_regex(query), title):
+        return Tier.WORD_START
+    return Tier.SUBSTRING
 
 
 def fuzzy_cutoff(query: str) -> float:
     """The lowest WRatio that counts as a typo of ``query``: one slip in a short word costs
     more of the score than in a long one ("aleen" ~ "alien" scores 80, "godfater" ~ "the
-    godfather" 79), so short queries need a little less, never below 72."""
-    return max(72.0, min(80.0, 100.0 - 110.0 / max(len(query), 1)))
+    godfather" 79), so short queries need a little less: 70 to 80."""
+    return max(70.0, min(80.0, 85.0 - 60.0 / max(len(query), 1)))
 
 
 class TitleIndex:
@@ -218,6 +228,7 @@ def rank_expression(query: str) -> Case:
         When(search_title__in=forms, then=Value(Tier.EXACT)),
         When(reduce(or_, (Q(search_title__startswith=f) for f in forms)), then=Value(Tier.PREFIX)),
         When(search_title__regex=word_regex(query), then=Value(Tier.WORD)),
+        When(search_title__regex=word_start_regex(query), then=Value(Tier.WORD_START)),
         When(search_title__contains=query, then=Value(Tier.SUBSTRING)),
         default=Value(Tier.FUZZY),
         output_field=IntegerField(),
@@ -314,12 +325,11 @@ def _index_typos(query: str, direct: Q, did_you_mean: bool):
     fuzz_score = Case(When(direct, then=Value(0.0)), default=fuzz_score, output_field=FloatField())
     suggestions = []
     if did_you_mean:
-        best = hits[0][1]
-        picked = [
-            pk
-            for pk, score, title in hits
-            if score >= best - DID_YOU_MEAN_SPREAD and query not in title
-        ][:DID_YOU_MEAN_LIMIT]
+        # Only titles that do not contain the query as typed: those are the corrections.
+        typos = [(pk, score) for pk, score, title in hits if query not in title]
+        best = typos[0][1] if typos else 0.0
+        picked = [pk for pk, score in typos if score >= best - DID_YOU_MEAN_SPREAD]
+        picked = picked[:DID_YOU_MEAN_LIMIT]
         if picked:
             by_pk = Movie.objects.only("pk", "title", "year").in_bulk(picked)
             suggestions = [by_pk[pk] for pk in picked if pk in by_pk]
