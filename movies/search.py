@@ -24,10 +24,12 @@ index of migration 0002); elsewhere (the SQLite default) from rapidfuzz over the
 index, because SQLite has no similarity operator.
 """
 
+import math
 import re
 import threading
 import time
 from array import array
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from enum import IntEnum
 from functools import reduce
@@ -61,6 +63,8 @@ FEW_MATCHES = 3
 FUZZY_MIN_LENGTH = 3
 FUZZY_LIMIT = 30
 DID_YOU_MEAN_LIMIT = 3
+# A title shorter than this share of the query is not a typo of it.
+MIN_LENGTH_RATIO = 0.6
 # "Did you mean" offers only titles about as close as the best one.
 DID_YOU_MEAN_SPREAD = 5.0
 # Leading articles that do not count against an exact or prefix match.
@@ -136,14 +140,14 @@ class TitleIndex:
     C by rapidfuzz (``process.extract`` with a score cutoff and a limit). No Django here."""
 
     def __init__(self, rows):
-        """``rows``: (id, folded title, popularity), most popular first."""
-        self.titles: list[str] = []
-        self.ids = array("q")
-        self.popularity = array("d")
-        for pk, title, popularity in rows:
-            self.titles.append(title)
-            self.ids.append(pk)
-            self.popularity.append(popularity or 0.0)
+        """``rows``: (id, folded title, popularity). Kept sorted by title length, so a query
+        skips in one slice the titles too short to be a typo of it (WRatio scores "go" 90
+        against "godfater": a short title fits inside any query)."""
+        ordered = sorted(rows, key=lambda row: len(row[1]))
+        self.titles: list[str] = [title for _, title, _ in ordered]
+        self.ids = array("q", (pk for pk, _, _ in ordered))
+        self.popularity = array("d", (popularity or 0.0 for _, _, popularity in ordered))
+        self.lengths = array("l", (len(title) for title in self.titles))
 
     def __len__(self) -> int:
         return len(self.titles)
@@ -153,17 +157,18 @@ class TitleIndex:
         equal scores (rounded to a point) the more popular title first."""
         if len(query) < FUZZY_MIN_LENGTH or not self.titles:
             return []
+        start = bisect_left(self.lengths, math.ceil(len(query) * MIN_LENGTH_RATIO))
         hits = process.extract(
             query,
-            self.titles,
+            self.titles[start:],
             scorer=fuzz.WRatio,
             processor=None,  # both sides are folded already
             score_cutoff=fuzzy_cutoff(query),
             # Extra room so popularity can break ties among equally close titles.
             limit=limit * 3,
         )
-        hits.sort(key=lambda hit: (-round(hit[1]), -self.popularity[hit[2]], hit[2]))
-        return [(self.ids[i], round(score, 1), title) for title, score, i in hits[:limit]]
+        hits.sort(key=lambda hit: (-round(hit[1]), -self.popularity[start + hit[2]], hit[2]))
+        return [(self.ids[start + i], round(score, 1), title) for title, score, i in hits[:limit]]
 
 
 # --- The per-process index ------------------------------------------------------------------
@@ -260,11 +265,17 @@ class TitleSearch:
 
 
 def search_titles(
-    queryset: QuerySet, raw_query: str, *, by_relevance: bool = True, did_you_mean: bool = True
+    queryset: QuerySet,
+    raw_query: str,
+    *,
+    by_relevance: bool = True,
+    did_you_mean: bool = True,
+    typos_below: int = FEW_MATCHES,
 ) -> TitleSearch:
     """Filter ``queryset`` (Movies) to titles matching ``raw_query``, ranked by relevance.
 
-    Queries: one to count direct matches (at most FEW_MATCHES rows), plus, when they are few,
+    Typo matches join when fewer than ``typos_below`` titles match directly. Queries: one to
+    count direct matches (at most FEW_MATCHES rows), plus, when they are few,
     one for "did you mean" (and on SQLite the index, when it is stale). The movies themselves
     are left to the caller's query.
     """
@@ -272,9 +283,14 @@ def search_titles(
     if not query:
         return TitleSearch(query="", movies=queryset)
     direct = Q(search_title__contains=query)
-    found = len(queryset.filter(direct).values_list("pk", flat=True)[:FEW_MATCHES])
+    direct_titles = list(
+        queryset.filter(direct).values_list("search_title", flat=True)[:FEW_MATCHES]
+    )
+    found = len(direct_titles)
     match, fuzz_score, suggestions = direct, Value(0.0), []
-    if found < FEW_MATCHES and len(query) >= FUZZY_MIN_LENGTH:
+    if found < typos_below and len(query) >= FUZZY_MIN_LENGTH:
+        # A title that is or starts with the query was typed right: nothing to correct.
+        did_you_mean = did_you_mean and all(tier(t, query) > Tier.PREFIX for t in direct_titles)
         if _is_postgres(queryset):
             match, fuzz_score, suggestions = _postgres_typos(query, direct, did_you_mean)
         else:
@@ -341,5 +357,6 @@ def suggest_titles(raw_query: str, *, limit: int = SUGGEST_LIMIT) -> list:
     queries shorter than MIN_SUGGEST_LENGTH. Two queries (plus the index when stale)."""
     if len(normalize_query(raw_query)) < MIN_SUGGEST_LENGTH:
         return []
-    found = search_titles(Movie.objects.all(), raw_query, did_you_mean=False)
+    # Typos only when nothing matches as typed: while typing, a word is often half done.
+    found = search_titles(Movie.objects.all(), raw_query, did_you_mean=False, typos_below=1)
     return list(found.movies.only("pk", "title", "year")[:limit])
