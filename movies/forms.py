@@ -9,6 +9,7 @@ from decimal import Decimal, InvalidOperation
 from django import forms
 from django.core.exceptions import ValidationError
 
+from . import search
 from .models import MAX_SCORE, MIN_SCORE, Genre, Movie, validate_score
 
 
@@ -51,12 +52,15 @@ class RatingForm(forms.Form):
 
 
 SORTS = {
+    # With a search, relevance (movies/search.py); without one, the most popular first.
+    "relevance": ("Best match", ("-popularity", "-vote_count", "title", "pk")),
     "popularity": ("Most popular", ("-popularity", "-vote_count", "title", "pk")),
     "rating": ("Highest rated", ("-vote_average", "-vote_count", "title", "pk")),
     "year": ("Newest", ("-year", "title", "pk")),
     "title": ("Title A–Z", ("title", "year", "pk")),
 }
 DEFAULT_SORT = "popularity"
+SEARCH_SORT = "relevance"
 
 
 class BrowseForm(forms.Form):
@@ -65,7 +69,7 @@ class BrowseForm(forms.Form):
     q = forms.CharField(
         label="Title",
         required=False,
-        max_length=200,
+        max_length=search.MAX_QUERY_LENGTH,
         error_messages={"max_length": "Search text is limited to %(limit_value)d characters."},
         widget=forms.TextInput(
             attrs={"type": "search", "placeholder": "Search titles…", "autocomplete": "off"}
@@ -93,6 +97,12 @@ class BrowseForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # What the last apply() searched for (movies.search.TitleSearch), or None.
+        self.search = None
+        if self.is_bound and not self.data.get("sort"):
+            # Show the order actually used: relevance for a search, popularity otherwise.
+            self.data = self.data.copy()
+            self.data["sort"] = SEARCH_SORT if self.data.get("q", "").strip() else DEFAULT_SORT
         self.fields["decade"].widget.choices = [("", "All decades")] + [
             (d, f"{d}s") for d in self.available_decades()
         ]
@@ -113,33 +123,51 @@ class BrowseForm(forms.Form):
             )
         return decade
 
+    def clean_q(self) -> str:
+        raw = self.cleaned_data["q"]
+        if raw and not search.normalize_query(raw):
+            raise ValidationError(
+                "“%(value)s” has no letters or digits to search for.",
+                code="nothing_to_search",
+                params={"value": raw[:40]},
+            )
+        return raw
+
     def clean_sort(self) -> str:
-        return self.cleaned_data["sort"] or DEFAULT_SORT
+        return self.cleaned_data["sort"] or self._default_sort()
+
+    def _default_sort(self) -> str:
+        return SEARCH_SORT if self.cleaned_data.get("q") else DEFAULT_SORT
 
     def filters(self) -> dict:
         """The valid filters; a field with an error falls back to its default."""
         self.is_valid()
-        data = {"q": "", "genre": None, "decade": None, "sort": DEFAULT_SORT}
+        data = {"q": "", "genre": None, "decade": None, "sort": self._default_sort()}
         data.update({k: v for k, v in self.cleaned_data.items() if v not in (None, "")})
         return data
 
     def problems(self) -> list[str]:
         """One sentence per ignored field, for the notice above the results."""
         self.is_valid()
-        fallback = {"sort": f"Sorted by {DEFAULT_SORT} instead."}
+        fallback = {"sort": f"Sorted by {self._default_sort()} instead."}
         return [
             f"{' '.join(errors)} {fallback.get(name, 'Showing results without this filter.')}"
             for name, errors in self.errors.items()
         ]
 
     def apply(self, queryset):
+        """The filtered, ordered movies; a search also sets ``self.search`` (did you mean)."""
         f = self.filters()
-        if f["q"]:
-            queryset = queryset.search(f["q"])
         if f["genre"]:
             queryset = queryset.filter(genres=f["genre"])
         if f["decade"] is not None:
             queryset = queryset.in_decade(f["decade"])
+        if f["q"]:
+            by_relevance = f["sort"] == SEARCH_SORT
+            self.search = search.search_titles(queryset, f["q"], by_relevance=by_relevance)
+            if by_relevance:
+                return self.search.movies
+            queryset = self.search.movies
         return queryset.order_by(*SORTS[f["sort"]][1])
 
 

@@ -29,6 +29,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from .forms import BrowseForm, MyRatingsForm, RatingForm
 from .models import Movie, Rating
+from .search import suggest_titles
 from .services.ratings import rate_movie, remove_rating
 
 PAGE_SIZE = 24
@@ -88,7 +89,18 @@ def browse(request):
             "page_obj": page,
             "movies": page.object_list,
             "notices": form.problems() + page_notices,
+            "search": form.search,
         },
+    )
+
+
+@require_safe
+def suggest(request):
+    """Live suggestions under a search box: an HTML fragment of up to 8 titles (htmx swaps
+    it into the listbox); empty for fewer than 2 characters. A fixed number of queries."""
+    query = request.GET.get("q", "")[:200].strip()
+    return render(
+        request, "movies/_suggestions.html", {"movies": suggest_titles(query), "q": query}
     )
 
 
