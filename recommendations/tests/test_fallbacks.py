@@ -35,7 +35,7 @@ def test_cold_start_uses_the_hybrid_prior_excluding_rated(catalog, user):
     assert len(ids) == 10
     assert not {catalog["crime"][0].pk, catalog["space"][0].pk} & set(ids)  # rated: excluded
     assert ids[0] == catalog["crime"][1].pk
-    assert result.items[0].explanation == "Popular with members here and well rated on TMDB"
+    assert result.items[0].explanation == "Popular and well rated · Crime"
     assert result.items[0].score >= result.items[-1].score
 
 
