@@ -76,17 +76,22 @@ def fit_baseline(
 
 def content_similarity(
     matrix: sp.spmatrix, row_norms: np.ndarray, targets: np.ndarray, rated: np.ndarray
-) -> np.ndarray:
-    """Cosine between every target row and every rated row: a (targets x rated) array."""
+) -> sp.csr_matrix:
+    """Cosine between every target row and every rated row: a sparse (targets x rated) CSR
+    (a page of cards times a user's ratings; zero where nothing is shared)."""
     targets = np.asarray(targets, dtype=np.int64)
     rated = np.asarray(rated, dtype=np.int64)
     if targets.size == 0 or rated.size == 0:
-        return np.zeros((targets.size, rated.size))
-    dots = (matrix[targets] @ matrix[rated].T).toarray()
-    norms = np.outer(row_norms[targets], row_norms[rated])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sims = np.where(norms > 0, dots / norms, 0.0)
-    return np.clip(sims, 0.0, 1.0)
+        return sp.csr_matrix((targets.size, rated.size))
+    dots = sp.csr_matrix(matrix[targets] @ matrix[rated].T, dtype=np.float64)
+    norms = np.asarray(row_norms, dtype=np.float64)
+    inv_t = np.divide(1.0, norms[targets], out=np.zeros(targets.size), where=norms[targets] > 0)
+    inv_r = np.divide(1.0, norms[rated], out=np.zeros(rated.size), where=norms[rated] > 0)
+    sims = sp.diags(inv_t) @ dots @ sp.diags(inv_r)
+    sims = sp.csr_matrix(sims)
+    np.clip(sims.data, 0.0, 1.0, out=sims.data)
+    sims.eliminate_zeros()
+    return sims
 
 
 def user_bias(
@@ -112,7 +117,8 @@ def predict(
 ) -> np.ndarray:
     """Predicted stars (unrounded, 0.5..5) for ``target_rows``.
 
-    ``similarity`` is (targets x rated), e.g. :func:`content_similarity`; None = baseline only.
+    ``similarity`` is (targets x rated), sparse or dense, e.g. :func:`content_similarity`;
+    None = baseline only.
     """
     params = params or PredictParams()
     rated_rows = np.asarray(rated_rows, dtype=np.int64)
@@ -125,14 +131,16 @@ def predict(
     b_u = user_bias(scores, rated_base, params=params)
     pred = mu + b_u + item_bias[targets].astype(np.float64)
     if similarity is not None and rated_rows.size and targets.size:
-        sims = np.asarray(similarity, dtype=np.float64)
-        if sims.shape != (targets.size, rated_rows.size):
+        if similarity.shape != (targets.size, rated_rows.size):
             raise ValueError("similarity must be (targets x rated).")
-        weights = sims**params.similarity_power
+        if sp.issparse(similarity):
+            weights = sp.csr_matrix(similarity, dtype=np.float64).power(params.similarity_power)
+        else:
+            weights = np.asarray(similarity, dtype=np.float64) ** params.similarity_power
         residual = scores - rated_base - b_u
-        pred = pred + params.neighbour_weight * (weights @ residual) / (
-            weights.sum(axis=1) + params.neighbour_damping
-        )
+        pull = np.asarray(weights @ residual, dtype=np.float64).ravel()
+        mass = np.asarray(weights.sum(axis=1), dtype=np.float64).ravel()
+        pred = pred + params.neighbour_weight * pull / (mass + params.neighbour_damping)
     return np.clip(pred, MIN_STARS, MAX_STARS)
 
 

@@ -105,7 +105,7 @@ def test_every_reason_carries_a_message_for_people():
 def test_reason_messages_read_the_settings(settings):
     settings.RECS_MIN_RATINGS = 7
     settings.RECS_LIKE_THRESHOLD = 3.5
-    assert FallbackReason.FEW_RATINGS.message.startswith("Until you have rated 7 movies we show")
+    assert FallbackReason.FEW_RATINGS.message.startswith("Until you have rated 7 movies, here are")
     assert FallbackReason.NO_LIKED.message.startswith("None of your ratings is 3.5 stars or more")
     assert FallbackReason.NO_MODEL.message == (
         "No recommendation model has been built yet, so these are simply the most popular "
