@@ -406,7 +406,7 @@ def metadata_stars(
 class ColdStartParams:
     """The cold-start list's tunables."""
 
-    popularity_weight: float = 0.55  # the rest is quality (damped average, 5-star scale)
+    popularity_weight: float = 0.7  # the rest is quality (damped average, 5-star scale)
     site_prior_weight: float = 10.0  # pseudo-ratings at the metadata average per movie
     site_half_ratings: int = 1000  # site ratings at which site counts are half the popularity
     min_votes_quantile: float = 0.8
