@@ -450,8 +450,9 @@ def cold_start_prior(
     n_site = float(counts.sum())
     trust = n_site / (n_site + params.site_half_ratings)
     popular = (1.0 - trust) * _percentile(pop) + trust * _percentile(counts)
-    span = float(quality.max() - quality.min()) if quality.size else 0.0
-    good = (quality - quality.min()) / span if span > 0 else np.full(quality.shape, 0.5)
+    # On the star scale itself, not min-max: where every other movie has the same average,
+    # min-max would turn one member's small nudge into the whole quality range.
+    good = (quality - 0.5) / 4.5
     w = params.popularity_weight
     return w * popular + (1.0 - w) * good
 
