@@ -72,18 +72,18 @@ def test_marks_are_per_user(user, other_user, movie):
 
 def test_hide_is_atomic_when_clearing_the_watchlist_fails(user, movie):
     marks.add_to_watchlist(user=user, movie=movie)
-    with mock.patch.object(WatchlistEntry.objects, "filter", side_effect=DatabaseError("boom")):
-        with pytest.raises(DatabaseError):
-            marks.hide_movie(user=user, movie=movie)
+    failing = mock.patch.object(WatchlistEntry.objects, "filter", side_effect=DatabaseError("x"))
+    with failing, pytest.raises(DatabaseError):
+        marks.hide_movie(user=user, movie=movie)
     assert not hidden(user, movie)  # the hide was rolled back with the failed delete
     assert watchlisted(user, movie)
 
 
 def test_add_to_watchlist_is_atomic_when_unhiding_fails(user, movie):
     marks.hide_movie(user=user, movie=movie)
-    with mock.patch.object(HiddenMovie.objects, "filter", side_effect=DatabaseError("boom")):
-        with pytest.raises(DatabaseError):
-            marks.add_to_watchlist(user=user, movie=movie)
+    failing = mock.patch.object(HiddenMovie.objects, "filter", side_effect=DatabaseError("x"))
+    with failing, pytest.raises(DatabaseError):
+        marks.add_to_watchlist(user=user, movie=movie)
     assert not watchlisted(user, movie)
     assert hidden(user, movie)
 
@@ -104,9 +104,9 @@ def test_rating_a_movie_takes_it_off_the_watchlist(user, other_user, movie):
 
 def test_rating_is_rolled_back_when_the_watchlist_cannot_be_cleared(user, movie):
     marks.add_to_watchlist(user=user, movie=movie)
-    with mock.patch.object(WatchlistEntry.objects, "filter", side_effect=DatabaseError("boom")):
-        with pytest.raises(DatabaseError):
-            rate_movie(user=user, movie=movie, score=Decimal("4.0"))
+    failing = mock.patch.object(WatchlistEntry.objects, "filter", side_effect=DatabaseError("x"))
+    with failing, pytest.raises(DatabaseError):
+        rate_movie(user=user, movie=movie, score=Decimal("4.0"))
     assert not Rating.objects.filter(user=user, movie=movie).exists()
     assert watchlisted(user, movie)
 
