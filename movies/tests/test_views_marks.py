@@ -298,3 +298,18 @@ def test_card_pages_add_one_query_for_the_watchlist_whatever_the_cards(
         WatchlistEntry.objects.create(user=user, movie=movie)
     with django_assert_num_queries(small):
         auth_client.get(reverse("movies:browse"))
+
+
+# --- Content-Security-Policy --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["movies:watchlist", "movies:not_interested"])
+def test_list_pages_and_toggles_need_nothing_the_policy_forbids(auth_client, user, movie, name):
+    from tests.test_csp import assert_csp_clean
+
+    WatchlistEntry.objects.create(user=user, movie=MovieFactory(poster_path="/p.jpg"))
+    HiddenMovie.objects.create(user=user, movie=MovieFactory(poster_path="/p.jpg"))
+    assert_csp_clean(auth_client.get(reverse(name)))
+    assert_csp_clean(
+        auth_client.post(url("movies:watchlist_add", movie), {"buttons": "both"}, **HTMX)
+    )

@@ -171,3 +171,42 @@ def test_csrf_is_enforced(user, catalog):
     token = client.cookies["csrftoken"].value
     assert client.post(hide_url(movie), HTTP_X_CSRFTOKEN=token, **HTMX).status_code == 200
     assert HiddenMovie.objects.filter(user=user, movie=movie).exists()
+
+
+def test_fragments_need_nothing_the_policy_forbids(signed_in, catalog):
+    from tests.test_csp import assert_csp_clean
+
+    movie = catalog["space"][0]
+    assert_csp_clean(signed_in.post(hide_url(movie), **HTMX))
+    assert_csp_clean(signed_in.post(unhide_url(movie), **HTMX))
+
+
+# --- End to end through the pages, once the pipeline filter lands ------------------------------
+# recommendations/pipeline.py excluding HiddenMovie / WatchlistEntry is another branch's work
+# (issue 10). Strict: when it is merged these XPASS and fail, and the markers must go.
+NEEDS_PIPELINE_FILTER = pytest.mark.xfail(
+    strict=True, reason="the pipeline filter of hidden/watchlisted movies is on another branch"
+)
+
+
+@NEEDS_PIPELINE_FILTER
+def test_hidden_and_watchlisted_movies_never_come_back_on_the_recommendations_page(signed_in, user):
+    shown = shown_on_page(signed_in)
+    hidden, watched = Movie.objects.get(pk=shown[0]), Movie.objects.get(pk=shown[1])
+    signed_in.post(hide_url(hidden), {"shown": shown}, **HTMX)
+    signed_in.post(reverse("movies:watchlist_add", args=[watched.pk]))
+    again = shown_on_page(signed_in)
+    assert hidden.pk not in again and watched.pk not in again
+    assert len(again) == len(shown)  # the list stays full
+
+
+@NEEDS_PIPELINE_FILTER
+def test_hidden_movie_never_comes_back_in_more_like_this(client, catalog, space_fan):
+    builds.build_model(triggered_by="test")
+    client.force_login(space_fan)
+    source, similar = catalog["space"][0], catalog["space"][1]
+    page = client.get(source.get_absolute_url()).content.decode()
+    assert similar.title in page.split('data-testid="more-like-this"')[1]
+    client.post(reverse("movies:hide", args=[similar.pk]))
+    page = client.get(source.get_absolute_url()).content.decode()
+    assert similar.title not in page.split('data-testid="more-like-this"')[1]
