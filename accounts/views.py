@@ -3,6 +3,7 @@ import math
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -17,9 +18,18 @@ def signup(request):
     if request.method == "POST" and form.is_valid():
         user = form.save()
         login(request, user, backend="accounts.backends.PeopleBackend")
-        messages.success(request, f"Welcome, {user.username}! Rate a few movies to get started.")
-        return redirect("movies:browse")
+        messages.success(
+            request, f"Welcome, {user.username}! Rate a few films you have seen to get started."
+        )
+        return redirect("movies:onboarding")
     return render(request, "registration/signup.html", {"form": form})
+
+
+@require_http_methods(["GET", "HEAD"])
+@login_required
+def account(request):
+    """Placeholder account page (the full page with taste charts replaces it)."""
+    return render(request, "accounts/account.html")
 
 
 def locked_out(request, original_response=None, credentials=None):
