@@ -76,9 +76,12 @@ def skip(request, pk: int):
             return response
         return redirect(f"{login_url}?next={back}")
     # Keyed on request.user: nothing in the request can mark a film for someone else.
-    skip_movie(user=request.user, movie=movie)
+    created = skip_movie(user=request.user, movie=movie)
     if request.htmx:
         # An empty answer swapped over the tile removes it (site.js moves focus on).
         return HttpResponse("")
-    messages.info(request, f"Skipped {movie.title}; it will not be offered again.")
+    if created:
+        messages.info(request, f"Skipped {movie.title}; it will not be offered again.")
+    else:
+        messages.info(request, f"You had already skipped {movie.title}.")
     return redirect(_safe_next(request, reverse("movies:onboarding")))
