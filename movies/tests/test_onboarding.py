@@ -346,5 +346,5 @@ def test_recommendations_page_points_to_onboarding_when_ratings_are_missing(
     settings.RECS_MIN_RATINGS = 3
     MovieFactory.create_batch(3)
     html = auth_client.get(reverse("recommendations:for_you")).content.decode()
-    assert f'data-testid="onboarding-link"' in html
+    assert 'data-testid="onboarding-link"' in html
     assert f'href="{START}"' in html
