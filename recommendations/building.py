@@ -20,7 +20,7 @@ from django.db.models.functions import Cast
 
 from movies.models import Credit, Movie, Rating
 
-from . import hybrid, tfidf
+from . import hybrid, predict, tfidf
 
 ProgressFn = Callable[[int, int, str], None]
 
@@ -142,18 +142,54 @@ def site_ratings_matrix(
     return SiteRatings(matrix, users=len(user_index), rated_items=rated_items)
 
 
-def catalog_tmdb_prior(*, movie_ids: np.ndarray, params: hybrid.HybridParams) -> np.ndarray:
-    """``hybrid.tmdb_prior`` of the movies' TMDB vote counts and averages, in model-row order."""
-    counts = np.zeros(len(movie_ids))
-    averages = np.zeros(len(movie_ids))
-    rows = Movie.objects.order_by("pk").values_list("pk", "vote_count", "vote_average")
-    values = np.array(list(rows), dtype=np.float64).reshape(-1, 3)
+@dataclass(frozen=True)
+class CatalogMetadata:
+    """The movies' metadata numbers in model-row order (0 for a movie read after the ids)."""
+
+    popularity: np.ndarray
+    vote_count: np.ndarray
+    vote_average: np.ndarray
+
+
+def catalog_metadata(*, movie_ids: np.ndarray) -> CatalogMetadata:
+    """Popularity, vote counts and averages of the catalog, in one query."""
+    out = np.zeros((3, len(movie_ids)))
+    rows = Movie.objects.order_by("pk").values_list(
+        "pk", "popularity", "vote_count", "vote_average"
+    )
+    values = np.array(list(rows), dtype=np.float64).reshape(-1, 4)
     if len(values) and len(movie_ids):
         pos = np.minimum(np.searchsorted(movie_ids, values[:, 0]), len(movie_ids) - 1)
         found = movie_ids[pos] == values[:, 0]
-        counts[pos[found]] = values[found, 1]
-        averages[pos[found]] = values[found, 2]
-    return hybrid.tmdb_prior(counts, averages, min_votes_quantile=params.tmdb_min_votes_quantile)
+        out[:, pos[found]] = values[found, 1:].T
+    return CatalogMetadata(popularity=out[0], vote_count=out[1], vote_average=out[2])
+
+
+def catalog_tmdb_prior(
+    *, movie_ids: np.ndarray, params: hybrid.HybridParams, meta: CatalogMetadata | None = None
+) -> np.ndarray:
+    """``hybrid.tmdb_prior`` of the movies' TMDB vote counts and averages, in model-row order."""
+    meta = meta or catalog_metadata(movie_ids=movie_ids)
+    return hybrid.tmdb_prior(
+        meta.vote_count, meta.vote_average, min_votes_quantile=params.tmdb_min_votes_quantile
+    )
+
+
+def serving_extras(*, meta: CatalogMetadata, ratings: sp.csr_matrix) -> dict[str, np.ndarray]:
+    """What serving needs beside the blend: the cold-start list's prior and the rating
+    predictor's baseline (``μ``, damped item biases); see ``hybrid.EXTRA_ARRAY_NAMES``."""
+    stars, mean = hybrid.metadata_stars(meta.vote_count, meta.vote_average)
+    mu, item_bias = predict.fit_baseline(ratings, metadata_offset=stars - mean)
+    return {
+        "cold_prior": hybrid.cold_start_prior(
+            popularity=meta.popularity,
+            vote_count=meta.vote_count,
+            vote_average=meta.vote_average,
+            ratings=ratings,
+        ).astype(np.float32),
+        "item_bias": item_bias.astype(np.float32),
+        "rating_mean": np.asarray(mu, dtype=np.float64),
+    }
 
 
 def fit_hybrid(
@@ -171,12 +207,14 @@ def fit_hybrid(
     site = site_ratings_matrix(movie_ids=movie_ids, progress=progress)
     if progress:
         progress(1, STEPS, "Fitting the hybrid")
+    meta = catalog_metadata(movie_ids=movie_ids)
     arrays = hybrid.fit(
         tfidf_matrix=model.matrix,
         ratings=site.matrix,
-        tmdb_popularity=catalog_tmdb_prior(movie_ids=movie_ids, params=params),
+        tmdb_popularity=catalog_tmdb_prior(movie_ids=movie_ids, params=params, meta=meta),
         params=params,
     )
+    arrays.update(serving_extras(meta=meta, ratings=site.matrix))
     if not params.collab:
         for name in hybrid.CF_ARRAY_NAMES:
             arrays.pop(name)

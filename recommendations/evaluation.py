@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from recommendations import collab, hybrid, tfidf
+from recommendations import collab, hybrid, predict, tfidf
 
 # ---------------------------------------------------------------------------------------------
 # Data loading
@@ -186,6 +186,7 @@ class UserSplit:
     history_scores: np.ndarray
     test_rows: np.ndarray
     relevant_rows: np.ndarray
+    test_scores: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def history_length(n: int, fraction: float) -> int:
@@ -226,6 +227,7 @@ def split_users(ratings: Ratings, params: ProtocolParams = ProtocolParams()) -> 
                 history_scores=u_scores[:h].copy(),
                 test_rows=test_rows.copy(),
                 relevant_rows=np.unique(relevant),
+                test_scores=test_scores.copy(),
             )
         )
     return splits
@@ -514,17 +516,25 @@ def strategy_production_no_collab(ctx: EvalContext) -> list[np.ndarray]:
 
 
 def strategy_cold_start(ctx: EvalContext) -> list[np.ndarray]:
-    """The production fallback for users with no history: the prior, same list for all."""
-    arrays = hybrid.fit(
-        tfidf_matrix=ctx.tfidf_model.matrix,
-        ratings=ctx.history,
-        tmdb_popularity=tmdb_prior_for(ctx.catalog),
-        params=replace(ctx.hybrid_params, collab=False),
-    )
+    """The production fallback for users with no history: the cold-start prior (popularity
+    and a damped average; the site's genre/decade re-rank needs the database and is left out),
+    the same list for all."""
+    arrays = {"cold_prior": cold_start_prior_for(ctx)}
     return [
         np.array([r.row for r in hybrid.cold_start(arrays, n=ctx.k, exclude_rows=s.history_rows)])
         for s in ctx.splits
     ]
+
+
+def cold_start_prior_for(ctx: EvalContext) -> np.ndarray:
+    """The site's cold-start prior on the evaluation catalog (site = the histories)."""
+    items = ctx.catalog.items
+    return hybrid.cold_start_prior(
+        popularity=[it.popularity for it in items],
+        vote_count=[it.vote_count for it in items],
+        vote_average=[it.vote_average for it in items],
+        ratings=ctx.history,
+    )
 
 
 def run_strategy(ctx: EvalContext, name: str, scorer) -> StrategyResult:
@@ -541,3 +551,81 @@ def run_strategy(ctx: EvalContext, name: str, scorer) -> StrategyResult:
         n_items=ctx.n_items,
         k=ctx.k,
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Rating prediction (RMSE / MAE on the held-out test ratings)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PredictionResult:
+    predictor: str
+    rmse: float
+    mae: float
+    ratings: int
+
+    def summary(self) -> dict:
+        return {"rmse": round(self.rmse, 6), "mae": round(self.mae, 6), "ratings": self.ratings}
+
+
+def metadata_offset_for(catalog: Catalog) -> np.ndarray:
+    """Per row, the metadata average in stars minus the catalog mean (the prior of b_i)."""
+    items = catalog.items
+    stars, mean = hybrid.metadata_stars(
+        [it.vote_count for it in items], [it.vote_average for it in items]
+    )
+    return stars - mean
+
+
+def evaluate_predictions(
+    ctx: EvalContext, params: predict.PredictParams | None = None
+) -> list[PredictionResult]:
+    """RMSE and MAE of every test rating of every evaluated user, for
+
+    * ``user_mean``: the user's mean history rating;
+    * ``item_mean``: the movie's mean history rating on the site (the global mean if unrated);
+    * ``baseline``: ``μ + b_u + b_i`` of :mod:`recommendations.predict`;
+    * ``predicted``: the baseline plus the neighbourhood correction -- what the site shows.
+    """
+    params = params or predict.PredictParams()
+    history = sp.csc_matrix(ctx.history)
+    counts = np.diff(history.indptr)
+    sums = np.asarray(history.sum(axis=0)).ravel()
+    global_mean = float(history.data.mean()) if history.nnz else 3.5
+    item_mean = np.where(counts > 0, sums / np.maximum(counts, 1), global_mean)
+    mu, item_bias = predict.fit_baseline(
+        ctx.history, metadata_offset=metadata_offset_for(ctx.catalog), params=params
+    )
+    m = ctx.tfidf_model
+    preds: dict[str, list[np.ndarray]] = {
+        "user_mean": [],
+        "item_mean": [],
+        "baseline": [],
+        "predicted": [],
+    }
+    actual = []
+    for s in ctx.splits:
+        if s.test_scores.size == 0:
+            continue
+        actual.append(s.test_scores)
+        preds["user_mean"].append(np.full(s.test_rows.size, s.history_scores.mean()))
+        preds["item_mean"].append(item_mean[s.test_rows])
+        kwargs = dict(
+            mu=mu,
+            item_bias=item_bias,
+            rated_rows=s.history_rows,
+            rated_scores=s.history_scores,
+            target_rows=s.test_rows,
+            params=params,
+        )
+        preds["baseline"].append(predict.predict(**kwargs))
+        sims = predict.content_similarity(m.matrix, m.row_norms, s.test_rows, s.history_rows)
+        preds["predicted"].append(predict.predict(**kwargs, similarity=sims))
+    truth = np.concatenate(actual) if actual else np.zeros(0)
+    out = []
+    for name, parts in preds.items():
+        values = np.concatenate(parts) if parts else np.zeros(0)
+        rmse, mae = predict.errors(values, truth)
+        out.append(PredictionResult(predictor=name, rmse=rmse, mae=mae, ratings=int(truth.size)))
+    return out

@@ -2,8 +2,9 @@
 
 Each :class:`FallbackReason` carries the message the page shows for it, so templates ask the
 result (``result.fallback.message``) instead of comparing strings. The list itself is the
-hybrid's cold-start list (its popularity prior) or, for a model without one and with no model
-at all, site and TMDB popularity.
+cold-start list (the model's cold-start prior -- popularity plus a damped average rating --
+mixed across genres and decades) or, for a model without a hybrid and with no model at all,
+site and TMDB popularity.
 """
 
 from __future__ import annotations
@@ -50,15 +51,15 @@ class FallbackReason(enum.Enum):
             )
         if self is FallbackReason.FEW_RATINGS:
             return (
-                f"Until you have rated {settings.RECS_MIN_RATINGS} movies we show movies "
-                "popular with members here and well rated on TMDB that you have not rated."
+                f"Until you have rated {settings.RECS_MIN_RATINGS} movies, here are popular, "
+                "well-rated films from across genres and decades that you have not rated."
             )
         if self is FallbackReason.NO_LIKED:
             stars = floatformat(settings.RECS_LIKE_THRESHOLD, 1)
             return (
                 f"None of your ratings is {stars} stars or more yet; rate a movie you liked to "
-                "get recommendations based on it. Meanwhile, movies popular with members here "
-                "and well rated on TMDB."
+                "get recommendations based on it. Meanwhile, popular, well-rated films from across "
+                "genres and decades."
             )
         return _NOT_SIMILAR  # LIKED_NOT_IN_MODEL, NOTHING_SIMILAR
 
@@ -88,26 +89,43 @@ def popular_movies(*, exclude_ids: Set[int], n: int) -> list[RecommendedMovie]:
     return items
 
 
+# The cold-start list is re-ranked from this many candidates per place (genre/decade mix).
+DIVERSITY_POOL = 4
+COLD_START_REASON = "Popular and well rated"
+
+
 def cold_start_movies(
     *, model: LoadedModel, exclude_ids: Set[int], n: int
 ) -> list[RecommendedMovie]:
-    """The hybrid's cold-start list (its prior: movies members liked, blended with the
-    vote-count-damped TMDB rating), excluded movies left out."""
+    """The cold-start list: the model's cold-start prior (popularity and a damped average,
+    see ``hybrid.cold_start_prior``), re-ranked so genres and decades are mixed; excluded
+    movies left out. Two queries (the movies, their genres)."""
     exclude_rows, _ = model.rows_for(exclude_ids)
-    # A few extra in case movies were deleted since the build.
-    recs = hybrid.cold_start(model.hybrid, n=n + 10, exclude_rows=exclude_rows)
+    # Extra candidates: the re-rank needs a choice, and movies may be deleted since the build.
+    recs = hybrid.cold_start(model.hybrid, n=n * DIVERSITY_POOL + 10, exclude_rows=exclude_rows)
     ids = [int(model.movie_ids[r.row]) for r in recs]
     movies = Movie.objects.for_cards().in_bulk(ids)
-    items = [
-        RecommendedMovie(
-            movie=movies[mid],
-            score=round(r.score, 4),
-            reason="Popular with members here and well rated on TMDB",
+    found = [(movies[mid], r) for mid, r in zip(ids, recs, strict=True) if mid in movies]
+    primary = [next(iter(m.genres.all()), None) for m, _ in found]
+    order = hybrid.diversify(
+        [r.row for _, r in found],
+        [r.score for _, r in found],
+        genres=[g.pk if g else None for g in primary],
+        decades=[m.decade for m, _ in found],
+        n=n,
+    )
+    items = []
+    for i in order:
+        movie, rec = found[i]
+        genre = primary[i]
+        items.append(
+            RecommendedMovie(
+                movie=movie,
+                score=round(rec.score, 4),
+                reason=COLD_START_REASON + (f" · {genre.name}" if genre else ""),
+            )
         )
-        for mid, r in zip(ids, recs, strict=True)
-        if mid in movies
-    ]
-    return items[:n]
+    return items
 
 
 def fallback_movies(

@@ -93,6 +93,10 @@ ARRAY_NAMES = (
     "n_site_ratings",
     "params_json",
 )
+# Arrays a build adds next to them (older versions lack them; serving falls back):
+# the cold-start list's own prior (:func:`cold_start_prior`) and the rating predictor's
+# baseline (:mod:`recommendations.predict`).
+EXTRA_ARRAY_NAMES = ("cold_prior", "item_bias", "rating_mean")
 
 
 def tmdb_prior(
@@ -348,11 +352,160 @@ class Recommendation:
     prior_share: float = 0.0
 
 
+def _percentile(values: np.ndarray) -> np.ndarray:
+    """Rank of every value in [0, 1] (ties share their mean rank; all equal: 0.5).
+
+    Ranks rather than values: TMDB popularity is heavy-tailed, the demo's editorial one is
+    0..100, site counts are tiny on a new site; ranks make them mean the same.
+    """
+    n = values.size
+    if n == 0:
+        return np.zeros(0)
+    if n == 1:
+        return np.full(1, 0.5)
+    order = np.argsort(values, kind="stable")
+    ranks = np.empty(n)
+    ranks[order] = np.arange(n, dtype=np.float64)
+    # Mean rank of ties, so equal values score equally whatever their row.
+    uniq, inverse = np.unique(values, return_inverse=True)
+    sums = np.bincount(inverse, weights=ranks, minlength=uniq.size)
+    counts = np.bincount(inverse, minlength=uniq.size)
+    return (sums / counts)[inverse] / (n - 1)
+
+
+def metadata_stars(
+    vote_count: Sequence[float], vote_average: Sequence[float], *, min_votes_quantile: float = 0.8
+) -> tuple[np.ndarray, float]:
+    """The metadata average (TMDB or editorial, out of 10) mapped to our 5-star scale:
+    ``(stars per row, catalog mean)``.
+
+    With vote counts (a TMDB catalog) each average is shrunk towards the catalog mean until it
+    has the ``min_votes_quantile`` of the counts (IMDB weighted rating); without any (the demo
+    catalog is editorial) the averages are taken as they are. Unknown averages (0) get the
+    catalog mean.
+    """
+    v = np.nan_to_num(np.asarray(vote_count, dtype=np.float64)).clip(min=0)
+    r = np.nan_to_num(np.asarray(vote_average, dtype=np.float64)).clip(0, 10) / 2.0
+    if v.shape != r.shape:
+        raise HybridError("vote_count and vote_average must have the same length.")
+    known = r > 0
+    if not known.any():
+        return np.full(r.shape, 3.5), 3.5
+    counted = known & (v > 0)
+    if counted.any():
+        c = float((r[counted] * v[counted]).sum() / v[counted].sum())
+        m = max(float(np.quantile(v[counted], min_votes_quantile)), 1.0)
+        stars = np.where(counted, v / (v + m) * r + m / (v + m) * c, c)
+    else:
+        c = float(r[known].mean())
+        stars = np.where(known, r, c)
+    return stars, c
+
+
+@dataclass(frozen=True)
+class ColdStartParams:
+    """The cold-start list's tunables."""
+
+    popularity_weight: float = 0.7  # the rest is quality (damped average, 5-star scale)
+    site_prior_weight: float = 10.0  # pseudo-ratings at the metadata average per movie
+    site_half_ratings: int = 1000  # site ratings at which site counts are half the popularity
+    min_votes_quantile: float = 0.8
+
+
+def cold_start_prior(
+    *,
+    popularity: Sequence[float],
+    vote_count: Sequence[float],
+    vote_average: Sequence[float],
+    ratings: sp.spmatrix,
+    params: ColdStartParams | None = None,
+) -> np.ndarray:
+    """Per catalog row, how good a pick the movie is for someone we know nothing about.
+
+    ``popularity_weight * popularity + (1 - popularity_weight) * quality``, both in [0, 1]:
+
+    * popularity: the rank of the metadata popularity (TMDB's, or the demo's editorial one),
+      moving towards the rank of the site's rating counts as the site collects ratings
+      (``n / (n + site_half_ratings)``);
+    * quality: the site's mean rating shrunk towards the metadata average in stars with
+      ``site_prior_weight`` pseudo-ratings (Bayesian average), so one member's six 5-star
+      ratings nudge six movies up a little instead of taking over everyone's first list.
+
+    Strictly positive for all but the weakest movie, whatever the catalog carries.
+    """
+    params = params or ColdStartParams()
+    pop = np.nan_to_num(np.asarray(popularity, dtype=np.float64))
+    stars, _mean = metadata_stars(
+        vote_count, vote_average, min_votes_quantile=params.min_votes_quantile
+    )
+    if pop.shape != stars.shape:
+        raise HybridError("popularity, vote_count and vote_average must have the same length.")
+    ratings = sp.csc_matrix(ratings, dtype=np.float64)
+    if ratings.shape[1] != pop.size:
+        raise HybridError(f"ratings must have one column per catalog row ({pop.size}).")
+    counts = np.diff(ratings.indptr).astype(np.float64)
+    sums = np.asarray(ratings.sum(axis=0), dtype=np.float64).ravel()
+    k = params.site_prior_weight
+    quality = (sums + k * stars) / (counts + k)
+    n_site = float(counts.sum())
+    trust = n_site / (n_site + params.site_half_ratings)
+    popular = (1.0 - trust) * _percentile(pop) + trust * _percentile(counts)
+    # On the star scale itself, not min-max: where every other movie has the same average,
+    # min-max would turn one member's small nudge into the whole quality range.
+    good = (quality - 0.5) / 4.5
+    w = params.popularity_weight
+    return w * popular + (1.0 - w) * good
+
+
+def diversify(
+    rows: Sequence[int],
+    scores: Sequence[float],
+    *,
+    genres: Sequence[str | None],
+    decades: Sequence[int | None],
+    n: int,
+    genre_penalty: float = 0.85,
+    decade_penalty: float = 0.9,
+) -> list[int]:
+    """Greedy re-rank of candidates (best first) into ``n`` picks across genres and decades.
+
+    Each pick takes the best ``score * genre_penalty**g * decade_penalty**d``, where ``g`` and
+    ``d`` count the picks so far with the same primary genre and decade: a light touch that
+    keeps the best movies first but stops ten dramas of the 1990s from filling the list.
+    Returns positions into ``rows``.
+    """
+    if not len(rows) == len(scores) == len(genres) == len(decades):
+        raise HybridError("rows, scores, genres and decades must have the same length.")
+    base = np.asarray(scores, dtype=np.float64)
+    left = list(range(len(rows)))
+    genre_seen: dict = {}
+    decade_seen: dict = {}
+    picked: list[int] = []
+    while left and len(picked) < n:
+        best, best_value = None, -np.inf
+        for i in left:
+            value = base[i]
+            factor = genre_penalty ** genre_seen.get(genres[i], 0) * decade_penalty ** (
+                decade_seen.get(decades[i], 0)
+            )
+            value = value * factor if value > 0 else value / max(factor, 1e-9)
+            if value > best_value:  # ties: the earlier (better) candidate
+                best, best_value = i, value
+        picked.append(best)
+        left.remove(best)
+        if genres[best] is not None:
+            genre_seen[genres[best]] = genre_seen.get(genres[best], 0) + 1
+        if decades[best] is not None:
+            decade_seen[decades[best]] = decade_seen.get(decades[best], 0) + 1
+    return picked
+
+
 def cold_start(
     arrays: dict[str, np.ndarray], *, n: int = 10, exclude_rows: Sequence[int] = ()
 ) -> list[Recommendation]:
-    """The fallback for users with no history: best prior first."""
-    prior = np.asarray(arrays["prior"])
+    """The fallback for users with no history: best cold-start prior first (the blend's
+    prior for versions built before the cold-start prior was stored)."""
+    prior = np.asarray(arrays["cold_prior"] if "cold_prior" in arrays else arrays["prior"])
     best = tfidf.top_n(prior, exclude_rows, n)
     return [Recommendation(row=int(r), score=float(prior[r]), because=()) for r in best]
 

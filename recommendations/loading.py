@@ -151,9 +151,15 @@ def load_version(version: ModelVersion) -> LoadedModel:
         matrix = tfidf.matrix_from_arrays(arrays)
         hybrid_arrays, neighbours = None, None
         if "prior" in arrays:
-            hybrid_arrays = {name: arrays[name] for name in hybrid.ARRAY_NAMES if name in arrays}
+            names = (*hybrid.ARRAY_NAMES, *hybrid.EXTRA_ARRAY_NAMES)
+            hybrid_arrays = {name: arrays[name] for name in names if name in arrays}
             hybrid.load_params(hybrid_arrays)  # unreadable parameters = a broken version
             _check_vector(arrays, "prior", n_rows, "f")
+            for name in ("cold_prior", "item_bias"):
+                if name in arrays:
+                    _check_vector(arrays, name, n_rows, "f")
+            if "rating_mean" in arrays and arrays["rating_mean"].shape != ():
+                raise ArtifactError("Array 'rating_mean' is not a single number.")
             if "cf_data" in arrays:
                 check_csr(arrays, prefix="cf_", shape=(n_rows, n_rows))
             neighbours = hybrid.neighbour_matrix(hybrid_arrays)

@@ -9,9 +9,13 @@
 3. **candidates and scores**: the strategy's scorer ranks the model's rows
    (:mod:`recommendations.scoring`), skipping the excluded movies;
 4. **explain**: movies with "Because you liked ... · shared: ..." (:mod:`recommendations.explain`);
-5. **filter**: only movies outside :func:`excluded_movie_ids` (the rated ones; the set is
-   where hidden and watchlisted movies belong). The scorers skip those rows already so the
-   list stays full; the final filter makes the rule hold whatever a scorer does.
+5. **filter**: only movies outside :func:`excluded_movie_ids` (the rated, hidden and
+   watchlisted ones). The scorers skip those rows already so the list stays full; the final
+   filter makes the rule hold whatever a scorer does.
+
+Watchlisted movies also count as mild interest and hidden ones as a dislike
+(:data:`WATCHLIST_SCORE`, :data:`HIDDEN_SCORE`): the model reads them as those ratings, the
+page never calls them "movies you liked", and they do not count towards ``RECS_MIN_RATINGS``.
 
 The model is the process-wide cached one (:mod:`recommendations.loading`); serving never
 calls TMDB.
@@ -20,13 +24,13 @@ calls TMDB.
 from __future__ import annotations
 
 from collections.abc import Set
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from movies.models import Movie, Rating
+from movies.models import HiddenMovie, Movie, Rating, WatchlistEntry
 
-from . import strategies, tfidf
+from . import predictions, strategies, tfidf
 from .errors import InvalidRequest
 from .explain import RecommendedMovie, explain
 from .fallbacks import FallbackReason
@@ -35,6 +39,10 @@ from .scoring import ModelHistory, UserRatings
 from .strategies import Strategy
 
 MAX_TOP_N = 50
+# How the model reads the marks: "want to watch" as mild interest (CF weight +1.25, below the
+# like threshold so no "because you liked"), "not interested" as a clear dislike.
+WATCHLIST_SCORE = 3.75
+HIDDEN_SCORE = 1.0
 
 
 @dataclass
@@ -46,6 +54,8 @@ class RecommendationResult:
     needed: int  # ratings still missing for personal recommendations
     model_version: int | None
     fallback: FallbackReason | None = None  # why, when the strategy is the fallback
+    # Predicted stars (unrounded) by movie id, for a user with enough ratings; else empty.
+    predictions: dict[int, float] = field(default_factory=dict)
 
     @property
     def is_personal(self) -> bool:
@@ -66,18 +76,29 @@ def validate_top_n(value) -> int:
     return n
 
 
-def gather_ratings(user) -> UserRatings:
-    """Step 1: the user's ratings as plain values."""
+def gather_ratings(user, *, marks: bool = True) -> UserRatings:
+    """Step 1: the user's ratings as plain values, with their watchlist and hidden movies as
+    marks (two more queries; ``marks=False`` skips them)."""
     rows = Rating.objects.filter(user=user).values_list("movie_id", "score")
+    signals: tuple[tuple[int, float], ...] = ()
+    if marks:
+        hidden = HiddenMovie.objects.filter(user=user).values_list("movie_id", flat=True)
+        watch = WatchlistEntry.objects.filter(user=user).values_list("movie_id", flat=True)
+        hidden_ids = set(hidden)
+        # A movie both hidden and watchlisted (should not happen) counts as hidden.
+        signals = tuple((mid, HIDDEN_SCORE) for mid in sorted(hidden_ids)) + tuple(
+            (mid, WATCHLIST_SCORE) for mid in watch if mid not in hidden_ids
+        )
     return UserRatings(
         ratings=tuple((movie_id, float(score)) for movie_id, score in rows),
         like_threshold=settings.RECS_LIKE_THRESHOLD,
+        marks=signals,
     )
 
 
 def excluded_movie_ids(ratings: UserRatings) -> Set[int]:
-    """Movies never recommended to this user: the ones they rated."""
-    return ratings.rated_ids
+    """Movies never recommended to this user: rated, hidden or on the watchlist."""
+    return ratings.rated_ids | ratings.marked_ids
 
 
 def needed_ratings(ratings: UserRatings) -> int:
@@ -133,14 +154,19 @@ def recommend_for_user(*, user, top_n: int = 10) -> RecommendationResult:
             excluded=excluded,
             n=top_n,
         )
-    items = explain(model=model, history=history, candidates=candidates)
+    items = keep_allowed(
+        explain(model=model, history=history, candidates=candidates), excluded=excluded, n=top_n
+    )
     return RecommendationResult(
-        items=keep_allowed(items, excluded=excluded, n=top_n),
+        items=items,
         strategy=choice,
         total_ratings=ratings.total,
         liked_ratings=len(ratings.liked),
         needed=0,
         model_version=model.version_id,
+        predictions=predictions.predict_for(
+            model=model, ratings=ratings, movie_ids=[i.movie.pk for i in items]
+        ),
     )
 
 
@@ -152,15 +178,22 @@ def _fallback(
     excluded: Set[int],
     n: int,
 ) -> RecommendationResult:
-    items = strategies.POPULARITY_FALLBACK.scorer(model=model, exclude_ids=excluded, n=n)
+    items = keep_allowed(
+        strategies.POPULARITY_FALLBACK.scorer(model=model, exclude_ids=excluded, n=n),
+        excluded=excluded,
+        n=n,
+    )
     return RecommendationResult(
-        items=keep_allowed(items, excluded=excluded, n=n),
+        items=items,
         strategy=strategies.POPULARITY_FALLBACK,
         total_ratings=ratings.total,
         liked_ratings=len(ratings.liked),
         needed=needed_ratings(ratings),
         model_version=model.version_id if model else None,
         fallback=reason,
+        predictions=predictions.predict_for(
+            model=model, ratings=ratings, movie_ids=[i.movie.pk for i in items]
+        ),
     )
 
 
@@ -176,8 +209,8 @@ class SimilarMovie:
 def similar_movies(*, movie: Movie, n: int = 12, user=None) -> list[SimilarMovie]:
     """Top ``n`` movies by TF-IDF cosine similarity to ``movie``; empty without a model.
 
-    ``user`` (the viewer, or None) is accepted for the filters to come (hidden movies); it
-    does not change the list yet.
+    For a signed-in ``user`` (the viewer) the movies they rated or hid are left out (two
+    queries); the watchlist stays: "more like this" is browsing, not a recommendation.
     """
     model = get_active_model()
     if model is None:
@@ -185,10 +218,16 @@ def similar_movies(*, movie: Movie, n: int = 12, user=None) -> list[SimilarMovie
     row = model.row_for(movie.pk)
     if row is None:
         return []
+    skip = [row]
+    if getattr(user, "is_authenticated", False):
+        seen = set(Rating.objects.filter(user=user).values_list("movie_id", flat=True))
+        seen |= set(HiddenMovie.objects.filter(user=user).values_list("movie_id", flat=True))
+        skip_rows, _ = model.rows_for(seen)
+        skip += [int(r) for r in skip_rows]
     scores = tfidf.cosine_scores(
         model.matrix, model.matrix[row], model.row_norms, matrix_t=model.matrix_t
     )
-    best = tfidf.top_n(scores, [row], n)
+    best = tfidf.top_n(scores, skip, n)
     best = best[scores[best] > 0]
     ids = [int(model.movie_ids[r]) for r in best]
     movies = Movie.objects.for_cards().in_bulk(ids)

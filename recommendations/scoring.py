@@ -31,6 +31,10 @@ class UserRatings:
 
     ratings: tuple[tuple[int, float], ...]
     like_threshold: float
+    # Marks that are not ratings, as the pseudo-scores the model reads them with: watchlisted
+    # movies as mild interest (below the like threshold, so never "because you liked"),
+    # hidden ones as a dislike. They are never counted as ratings.
+    marks: tuple[tuple[int, float], ...] = ()
 
     @property
     def total(self) -> int:
@@ -41,6 +45,17 @@ class UserRatings:
         return frozenset(movie_id for movie_id, _ in self.ratings)
 
     @cached_property
+    def marked_ids(self) -> frozenset[int]:
+        return frozenset(movie_id for movie_id, _ in self.marks)
+
+    @cached_property
+    def signals(self) -> tuple[tuple[int, float], ...]:
+        """What the model learns the user's taste from: the ratings, then the marks of movies
+        they have not rated (a rating says more than a mark)."""
+        rated = self.rated_ids
+        return self.ratings + tuple((mid, s) for mid, s in self.marks if mid not in rated)
+
+    @cached_property
     def liked(self) -> tuple[tuple[int, float], ...]:
         """The ratings at or above the like threshold."""
         return tuple((mid, s) for mid, s in self.ratings if s >= self.like_threshold)
@@ -48,7 +63,8 @@ class UserRatings:
 
 @dataclass
 class ModelHistory:
-    """The user's ratings on the model's rows: movies newer than the model are left out."""
+    """The user's ratings (and marks) on the model's rows: movies newer than the model are
+    left out."""
 
     model: LoadedModel
     rows: np.ndarray  # rows of the rated movies the model knows, in rating order
@@ -57,9 +73,10 @@ class ModelHistory:
 
     @classmethod
     def of(cls, model: LoadedModel, ratings: UserRatings) -> ModelHistory:
-        n = ratings.total
-        ids = np.fromiter((mid for mid, _ in ratings.ratings), dtype=np.int64, count=n)
-        scores = np.fromiter((s for _, s in ratings.ratings), dtype=np.float64, count=n)
+        signals = ratings.signals  # ratings and the watchlist/hidden marks
+        n = len(signals)
+        ids = np.fromiter((mid for mid, _ in signals), dtype=np.int64, count=n)
+        scores = np.fromiter((s for _, s in signals), dtype=np.float64, count=n)
         rows, found = model.rows_for(ids)
         return cls(
             model=model, rows=rows, scores=scores[found], like_threshold=ratings.like_threshold

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_safe
 from .errors import InvalidRequest
 from .loading import get_active_model
 from .pipeline import MAX_TOP_N, recommend_for_user, validate_top_n
+from .predict import half_stars
 
 
 @login_required
@@ -61,6 +62,13 @@ def api_recommendations(request):
                     "vote_average": item.movie.vote_average,
                     "score": item.score,
                     "because": item.explanation,
+                    # Half stars (0.5..5.0) we think the user would give it; null with too
+                    # few ratings.
+                    "predicted_rating": (
+                        half_stars(result.predictions[item.movie.pk])
+                        if item.movie.pk in result.predictions
+                        else None
+                    ),
                 }
                 for item in result.items
             ],

@@ -28,8 +28,10 @@ def test_page_shows_hybrid_recommendations_with_reasons(client, catalog, space_f
     assert response.status_code == 200
     html = response.content.decode()
     assert "Recommended for you" in html
-    assert '<code data-testid="strategy">hybrid</code>' in html
-    assert f"model version {version.pk}" in html
+    assert 'data-strategy="hybrid"' in html
+    # Developer details stay off the page: no strategy name, version or raw score.
+    assert f"model version {version.pk}" not in html and "Strategy:" not in html
+    assert "score " not in html.split('data-testid="recommendations"')[1]
     assert 'data-testid="total-ratings">5<' in html
     assert catalog["space"][3].title in html
     assert "Because you liked Space Movie" in html and "shared: " in html
@@ -43,7 +45,7 @@ def test_page_without_a_model_says_so_and_falls_back(client, catalog, user):
     client.force_login(user)
     html = client.get("/recommendations/").content.decode()
     assert "No recommendation model has been built yet" in html
-    assert "popularity_fallback" in html
+    assert 'data-strategy="popularity_fallback"' in html
     assert 'data-testid="needed-ratings">5<' in html
     assert html.count('data-testid="recommendation"') == 12
 
@@ -54,7 +56,7 @@ def test_page_with_corrupt_model_is_not_a_500(client, catalog, space_fan):
     client.force_login(space_fan)
     response = client.get("/recommendations/")
     assert response.status_code == 200
-    assert "popularity_fallback" in response.content.decode()
+    assert 'data-strategy="popularity_fallback"' in response.content.decode()
 
 
 def test_api_requires_login(client):
@@ -97,11 +99,15 @@ def test_api_returns_recommendations(client, catalog, space_fan):
         "vote_average",
         "score",
         "because",
+        "predicted_rating",
     }
     target = catalog["space"][3]
     assert first["tmdb_id"] == target.tmdb_id and first["title"] == target.title
     assert first["year"] == target.year and first["score"] > 0
     assert first["because"].startswith("Because you liked Space Movie")
+    # Half stars the user would give it (they loved the space movies).
+    assert first["predicted_rating"] * 2 == int(first["predicted_rating"] * 2)
+    assert 3.5 <= first["predicted_rating"] <= 5.0
 
 
 def test_api_cold_start_user_gets_fallback(client, catalog, user):
@@ -139,7 +145,7 @@ def test_cold_start_user_page_says_why(client, catalog, user):
     rate(user, catalog["crime"][:1], "4.0")
     client.force_login(user)
     html = client.get("/recommendations/").content.decode()
-    assert '<code data-testid="strategy">popularity_fallback</code>' in html
+    assert 'data-strategy="popularity_fallback"' in html
     assert "Until you have rated 5 movies" in html
     assert html.count('data-testid="recommendation"') == 11  # 12 movies, 1 rated
 
@@ -151,10 +157,12 @@ def test_page_explains_the_strategy_it_serves(client, catalog, space_fan):
     assert (
         '<p data-testid="strategy-explained">Picked from movies like the ones you liked and from '
         "what members who rate like you enjoyed; movies like the ones you rated below 2.5 are "
-        "pushed down.</p>"
+        "pushed down. The stars are the rating we think you would give each one.</p>"
     ) in html
     assert 'data-testid="fallback-reason"' not in html
-    assert 'title="How well it matches your ratings (blended score)"' in html
+    assert html.count('data-testid="predicted-rating"') == html.count(
+        'data-testid="recommendation"'
+    )
 
 
 def test_page_without_a_collaborative_part_says_content_based(client, catalog, space_fan, settings):
@@ -162,11 +170,11 @@ def test_page_without_a_collaborative_part_says_content_based(client, catalog, s
     build()
     client.force_login(space_fan)
     html = client.get("/recommendations/").content.decode()
-    assert '<code data-testid="strategy">content_based</code>' in html
+    assert 'data-strategy="content_based"' in html
     assert (
         '<p data-testid="strategy-explained">Picked from movies like the ones you liked (genres, '
         "keywords, cast, director) and well-liked movies; movies like the ones you rated below "
-        "2.5 are pushed down.</p>"
+        "2.5 are pushed down. The stars are the rating we think you would give each one.</p>"
     ) in html
     body = client.get(API, {"top_n": "3"}).json()
     assert body["strategy"] == "content_based"
@@ -179,4 +187,4 @@ def test_page_says_when_nothing_liked_yet(client, catalog, user):
     html = client.get("/recommendations/").content.decode()
     assert "None of your ratings is 4.0 stars or more yet; rate a movie you liked" in html
     assert 'data-testid="strategy-explained"' not in html
-    assert 'title="Popularity"' in html
+    assert "Popular and well rated" in html and "score 0" not in html

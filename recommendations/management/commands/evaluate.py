@@ -74,6 +74,11 @@ class Command(BaseCommand):
             help="a test rating at least this is relevant (4.0)",
         )
         parser.add_argument("--no-chart", action="store_true", help="skip the PNG chart")
+        parser.add_argument(
+            "--no-predictions",
+            action="store_true",
+            help="skip the rating-prediction table (RMSE / MAE)",
+        )
         record = parser.add_mutually_exclusive_group()
         record.add_argument(
             "--model-version",
@@ -149,6 +154,7 @@ class Command(BaseCommand):
         for name in bar:
             bar.set_description(name)
             results.append(strategies.get(name).evaluate(ctx))
+        predictions = [] if opts["no_predictions"] else evaluation.evaluate_predictions(ctx)
         elapsed = time.perf_counter() - started
 
         out: Path = opts["out"]
@@ -156,6 +162,11 @@ class Command(BaseCommand):
         per_user_path = opts["per_user"] or out / "per_user.csv"
         per_user_path.parent.mkdir(parents=True, exist_ok=True)
         report = {r.strategy: {k: v for k, v in r.summary().items()} for r in results}
+        if predictions:
+            # Its own file: report.json (and a saved Evaluation) holds ranking metrics only.
+            (out / "predictions.json").write_text(
+                json.dumps({p.predictor: p.summary() for p in predictions}, indent=2) + "\n"
+            )
         (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
         meta = {
             "generated_at": timezone.now().isoformat(timespec="seconds"),
@@ -197,6 +208,9 @@ class Command(BaseCommand):
             )
             self.stdout.write(f"Saved as evaluation {record.pk} of model version {version.pk}.")
         self.stdout.write(format_table(results, k=protocol.k))
+        if predictions:
+            self.stdout.write("")
+            self.stdout.write(format_prediction_table(predictions))
         self.stdout.write(f"Report: {out / 'report.json'}; per user: {per_user_path}")
         if chart:
             self.stdout.write(f"Chart: {chart}")
@@ -228,6 +242,15 @@ def format_table(results, *, k: int) -> str:
             f"{r.strategy:<22} {r.precision:>8.4f} {r.recall:>8.4f} {r.ndcg:>9.4f} "
             f"{r.hit_rate:>8.4f} {r.coverage:>9.4f} {r.users:>6}"
         )
+    return "\n".join(lines)
+
+
+def format_prediction_table(results) -> str:
+    """The rating predictor against the user's and the item's mean, on the test ratings."""
+    head = f"{'predictor':<22} {'RMSE':>8} {'MAE':>8} {'ratings':>8}"
+    lines = [head, "-" * len(head)]
+    for p in results:
+        lines.append(f"{p.predictor:<22} {p.rmse:>8.4f} {p.mae:>8.4f} {p.ratings:>8}")
     return "\n".join(lines)
 
 
