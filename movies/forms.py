@@ -192,3 +192,41 @@ class MyRatingsForm(forms.Form):
     def ordering(self) -> tuple[str, ...]:
         key = self.cleaned_data.get("sort") if self.is_valid() else None
         return RATING_SORTS[key or "recent"][1]
+
+
+# --- Watchlist and "not interested" lists ---------------------------------------------------
+
+MARK_SORTS = {
+    "added": ("Date added", ("-created_at", "-pk")),
+    "title": ("Title A–Z", ("movie__title", "movie__year", "pk")),
+    "year": ("Year: newest first", ("-movie__year", "movie__title", "pk")),
+    "popularity": ("Most popular", ("-movie__popularity", "-movie__vote_count", "pk")),
+}
+
+
+class MarksForm(forms.Form):
+    """Sort order of the watchlist and "not interested" pages; a bad value is reported and the
+    default order used."""
+
+    sort = forms.ChoiceField(
+        required=False,
+        choices=[(key, label) for key, (label, _) in MARK_SORTS.items()],
+        error_messages={"invalid_choice": "Unknown sort order “%(value)s”; showing newest first."},
+    )
+
+    def ordering(self) -> tuple[str, ...]:
+        key = self.cleaned_data.get("sort") if self.is_valid() else None
+        return MARK_SORTS[key or "added"][1]
+
+
+MARK_BUTTONS = ("watchlist", "hide", "both")
+
+
+class MarkButtonsForm(forms.Form):
+    """Which toggles the htmx response re-renders (the card shows the watchlist one, the movie
+    page both, the "not interested" page the hide one). Anything else: the watchlist one."""
+
+    buttons = forms.ChoiceField(required=False, choices=[(b, b) for b in MARK_BUTTONS])
+
+    def which(self) -> str:
+        return (self.cleaned_data.get("buttons") if self.is_valid() else None) or "watchlist"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, views_marks
 
 app_name = "movies"
 
@@ -11,4 +11,11 @@ urlpatterns = [
     path("<int:pk>/", views.detail, name="detail"),
     path("<int:pk>/rate/", views.rate, name="rate"),
     path("<int:pk>/rate/delete/", views.unrate, name="unrate"),
+    # Watchlist and "not interested" (views_marks.py).
+    path("watchlist/", views_marks.watchlist, name="watchlist"),
+    path("not-interested/", views_marks.not_interested, name="not_interested"),
+    path("<int:pk>/watchlist/", views_marks.watchlist_add, name="watchlist_add"),
+    path("<int:pk>/watchlist/delete/", views_marks.watchlist_remove, name="watchlist_remove"),
+    path("<int:pk>/hide/", views_marks.hide, name="hide"),
+    path("<int:pk>/hide/delete/", views_marks.unhide, name="unhide"),
 ]

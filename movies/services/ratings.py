@@ -13,12 +13,14 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from movies.models import Movie, Rating, validate_score
+from movies.models import Movie, Rating, WatchlistEntry, validate_score
 
 
 def rate_movie(*, user, movie: Movie, score: Decimal) -> tuple[Rating, bool]:
     """Create or change ``user``'s rating of ``movie`` in one upsert. Returns
-    ``(rating, created)``; ``created`` is False when an existing rating was changed."""
+    ``(rating, created)``; ``created`` is False when an existing rating was changed.
+
+    Rating a movie takes it off the watchlist (seen it), in the same transaction."""
     validate_score(score)
     candidate = Rating(user=user, movie=movie, score=Decimal(str(score)))
     with transaction.atomic():
@@ -32,6 +34,7 @@ def rate_movie(*, user, movie: Movie, score: Decimal) -> tuple[Rating, bool]:
         # Same transaction: the upsert holds the row lock, so a concurrent un-rate cannot
         # delete the row before this read. The stored created_at tells insert from update.
         rating = Rating.objects.get(user=user, movie=movie)
+        WatchlistEntry.objects.filter(user=user, movie=movie).delete()
     return rating, rating.created_at == candidate.created_at
 
 

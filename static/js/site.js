@@ -15,3 +15,14 @@ document.addEventListener(
   },
   true,
 );
+
+// After an htmx swap, focus what the new markup asks for (data-autofocus): the toggled
+// watchlist button, the Undo of a hidden recommendation, a restored card. The element that
+// had focus was swapped out, and focus would otherwise fall back to <body>.
+document.addEventListener("htmx:afterSettle", () => {
+  const target = document.querySelector("[data-autofocus]");
+  if (target) {
+    target.removeAttribute("data-autofocus");
+    target.focus();
+  }
+});
