@@ -20,47 +20,18 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
-from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
 
 from .forms import BrowseForm, MyRatingsForm, RatingForm
 from .models import Movie, Rating
+from .pages import PAGE_SIZE, paginate, safe_next
 from .search import suggest_titles
 from .services.ratings import rate_movie, remove_rating
 
-PAGE_SIZE = 24
 HOME_SIZE = 18
-
-
-def _paginate(request, items, per_page: int):
-    """Page ``items`` by ``?page=``; a bad page number gives a notice, never a 500."""
-    paginator = Paginator(items, per_page)
-    raw = request.GET.get("page", "1")
-    notices = []
-    try:
-        page = paginator.page(raw)
-    except PageNotAnInteger:
-        notices.append(f"Page “{raw[:20]}” is not a page number; showing page 1.")
-        page = paginator.page(1)
-    except EmptyPage:
-        last = paginator.num_pages
-        notices.append(f"There is no page {raw[:20]}; showing the last page ({last}).")
-        page = paginator.page(last)
-    return page, notices
-
-
-def _safe_next(request, fallback: str) -> str:
-    """``next`` from the form when it points at this site, else ``fallback``."""
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return fallback
 
 
 @require_safe
@@ -77,7 +48,7 @@ def home(request):
 def browse(request):
     form = BrowseForm(request.GET)
     movies = form.apply(Movie.objects.all())
-    page, page_notices = _paginate(
+    page, page_notices = paginate(
         request, movies.for_cards().with_user_rating(request.user), PAGE_SIZE
     )
     return render(
@@ -119,7 +90,7 @@ def _detail_context(request, movie: Movie, form: RatingForm | None = None) -> di
         "score": rating.score if rating else None,
         "rating_form": form,
         # Not request.get_full_path(): after a refused POST that is the rate URL itself.
-        "next": _safe_next(request, movie.get_absolute_url()),
+        "next": safe_next(request, movie.get_absolute_url()),
         "cast": movie.cast()[:10],
         "directors": movie.directors(),
     }
@@ -135,7 +106,7 @@ def _widget(request, movie: Movie, *, score=None, form=None, status_text="", sta
             "score": score,
             "rating_form": form,
             "status_text": status_text,
-            "next": _safe_next(request, movie.get_absolute_url()),
+            "next": safe_next(request, movie.get_absolute_url()),
         },
         status=status,
     )
@@ -172,7 +143,7 @@ def rate(request, pk: int):
         return _widget(request, movie, score=rating.score, status_text="Saved.")
     verb = "Rated" if created else "Changed your rating of"
     messages.success(request, f"{verb} {movie.title}: {rating.score} stars.")
-    return redirect(_safe_next(request, movie.get_absolute_url()))
+    return redirect(safe_next(request, movie.get_absolute_url()))
 
 
 @require_POST
@@ -188,7 +159,7 @@ def unrate(request, pk: int):
         messages.success(request, f"Removed your rating of {movie.title}.")
     else:
         messages.info(request, f"You had not rated {movie.title}; nothing to remove.")
-    return redirect(_safe_next(request, movie.get_absolute_url()))
+    return redirect(safe_next(request, movie.get_absolute_url()))
 
 
 @require_safe
@@ -198,7 +169,7 @@ def my_ratings(request):
     ratings = (
         Rating.objects.for_user(request.user).select_related("movie").order_by(*form.ordering())
     )
-    page, notices = _paginate(request, ratings, PAGE_SIZE)
+    page, notices = paginate(request, ratings, PAGE_SIZE)
     if not form.is_valid():
         notices = [e for errors in form.errors.values() for e in errors] + notices
     return render(

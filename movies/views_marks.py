@@ -22,8 +22,8 @@ from django.views.decorators.http import require_POST, require_safe
 
 from .forms import MarkButtonsForm, MarksForm
 from .models import Genre, HiddenMovie, Movie, Rating, WatchlistEntry
+from .pages import PAGE_SIZE, paginate, safe_next
 from .services import marks
-from .views import PAGE_SIZE, _paginate, _safe_next
 
 
 def _refuse_anonymous(request, back: str):
@@ -39,7 +39,7 @@ def _refuse_anonymous(request, back: str):
 
 def _toggle(request, pk: int, action: str):
     movie = get_object_or_404(Movie, pk=pk)
-    back = _safe_next(request, movie.get_absolute_url())
+    back = safe_next(request, movie.get_absolute_url())
     if not request.user.is_authenticated:
         return _refuse_anonymous(request, back)
     service, focus, known, say = ACTIONS[action]
@@ -142,7 +142,7 @@ def _marked_page(request, model, *, template: str, state: dict):
         )
         .order_by(*form.ordering())
     )
-    page, notices = _paginate(request, marks_qs, PAGE_SIZE)
+    page, notices = paginate(request, marks_qs, PAGE_SIZE)
     if not form.is_valid():
         notices = [e for errors in form.errors.values() for e in errors] + notices
     entries = list(page.object_list)
