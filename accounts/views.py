@@ -36,8 +36,10 @@ def signup(request):
     if request.method == "POST" and form.is_valid():
         user = form.save()
         login(request, user, backend="accounts.backends.PeopleBackend")
-        messages.success(request, f"Welcome, {user.username}! Rate a few movies to get started.")
-        return redirect("movies:browse")
+        messages.success(
+            request, f"Welcome, {user.username}! Rate a few films you have seen to get started."
+        )
+        return redirect("movies:onboarding")
     return render(request, "registration/signup.html", {"form": form})
 
 

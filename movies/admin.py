@@ -15,6 +15,7 @@ from .models import (
     Movie,
     Person,
     Rating,
+    SkippedMovie,
     SyncRun,
     WatchlistEntry,
 )
@@ -174,7 +175,7 @@ class SyncRunAdmin(SafeActionsMixin, JobAdminMixin, admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:movies_syncrun_changelist"))
 
 
-@admin.register(WatchlistEntry, HiddenMovie)
+@admin.register(WatchlistEntry, HiddenMovie, SkippedMovie)
 class UserMovieMarkAdmin(SafeActionsMixin, admin.ModelAdmin):
     list_display = ["user", "movie", "created_at"]
     list_select_related = ["user", "movie"]

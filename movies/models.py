@@ -328,6 +328,17 @@ class HiddenMovie(UserMovieMark):
         return f"{self.user} is not interested in {self.movie}"
 
 
+class SkippedMovie(UserMovieMark):
+    """ "Haven't seen it" on the onboarding grid: the film is not offered there again. Not a
+    taste signal (not having seen a film says nothing about liking it)."""
+
+    class Meta(UserMovieMark.Meta):
+        default_related_name = "skipped_movies"
+
+    def __str__(self) -> str:
+        return f"{self.user} has not seen {self.movie}"
+
+
 class SyncAlreadyRunning(JobAlreadyRunning, CatalogError):
     """A TMDB sync is already queued or running (callers catch CatalogError)."""
 

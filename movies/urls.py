@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_marks
+from . import views, views_marks, views_onboarding
 
 app_name = "movies"
 
@@ -18,4 +18,8 @@ urlpatterns = [
     path("<int:pk>/watchlist/delete/", views_marks.watchlist_remove, name="watchlist_remove"),
     path("<int:pk>/hide/", views_marks.hide, name="hide"),
     path("<int:pk>/hide/delete/", views_marks.unhide, name="unhide"),
+    # Onboarding: rate well-known films from a grid, skip the unseen ones.
+    path("start/", views_onboarding.onboarding, name="onboarding"),
+    path("start/progress/", views_onboarding.onboarding_progress, name="onboarding_progress"),
+    path("<int:pk>/skip/", views_onboarding.skip, name="skip"),
 ]

@@ -41,6 +41,7 @@ def home(request):
     if request.user.is_authenticated:
         # What the count means for recommendations is the recommender's: {% rating_goal %}.
         context["rated_count"] = Rating.objects.for_user(request.user).count()
+        context["needs_onboarding"] = context["rated_count"] < settings.RECS_MIN_RATINGS
     return render(request, "movies/home.html", context)
 
 
@@ -107,6 +108,8 @@ def _widget(request, movie: Movie, *, score=None, form=None, status_text="", sta
             "rating_form": form,
             "status_text": status_text,
             "next": safe_next(request, movie.get_absolute_url()),
+            # Cards carry the compact widget; the swapped-in widget must stay compact.
+            "compact": request.POST.get("widget") == "compact",
         },
         status=status,
     )
@@ -140,7 +143,10 @@ def rate(request, pk: int):
     # Always keyed on request.user: nothing in the request can name another user's rating.
     rating, created = rate_movie(user=request.user, movie=movie, score=form.cleaned_data["score"])
     if request.htmx:
-        return _widget(request, movie, score=rating.score, status_text="Saved.")
+        response = _widget(request, movie, score=rating.score, status_text="Saved.")
+        # Listeners elsewhere on the page (the onboarding progress bar) refresh on it.
+        response["HX-Trigger"] = "movie-rated"
+        return response
     verb = "Rated" if created else "Changed your rating of"
     messages.success(request, f"{verb} {movie.title}: {rating.score} stars.")
     return redirect(safe_next(request, movie.get_absolute_url()))
@@ -154,7 +160,9 @@ def unrate(request, pk: int):
     removed = remove_rating(user=request.user, movie=movie)
     text = "Rating removed." if removed else "You had not rated this movie."
     if request.htmx:
-        return _widget(request, movie, score=None, status_text=text)
+        response = _widget(request, movie, score=None, status_text=text)
+        response["HX-Trigger"] = "movie-rated"
+        return response
     if removed:
         messages.success(request, f"Removed your rating of {movie.title}.")
     else:

@@ -19,13 +19,13 @@ def test_signup_page_has_the_expected_labels(client):
         assert re.search(rf'<label for="id_\w+">{label}</label>', html), label
 
 
-def test_signup_creates_account_logs_in_and_goes_to_browse(client):
+def test_signup_creates_account_logs_in_and_goes_to_onboarding(client):
     response = client.post(
         reverse("signup"),
         {"username": "carol", "email": "", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
         follow=True,
     )
-    assert response.redirect_chain == [(reverse("movies:browse"), 302)]
+    assert response.redirect_chain == [(reverse("movies:onboarding"), 302)]
     assert response.context["user"].username == "carol"
     assert "Welcome, carol!" in response.content.decode()
     assert User.objects.filter(username="carol").exists()

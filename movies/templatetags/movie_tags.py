@@ -35,7 +35,19 @@ def poster(movie, size: str = "card"):
         "url": movie.poster_url,
         "hue": title_hue(movie.title),
         "size": size,
+        "monogram": monogram(movie.title),
     }
+
+
+def monogram(title: str) -> str:
+    """The first letter or digit of a title, skipping a leading article ("The Matrix" → "M")."""
+    words = (title or "").split()
+    if len(words) > 1 and words[0].lower() in {"the", "a", "an"}:
+        words = words[1:]
+    for char in " ".join(words):
+        if char.isalnum():
+            return char.upper()
+    return "▶"
 
 
 @register.simple_tag

@@ -201,15 +201,18 @@ def test_poster_with_known_path_uses_tmdb_url_and_falls_back_to_placeholder(clie
     # A failed image is removed by static/js/site.js (no inline handler: the CSP forbids it).
     assert "onerror" not in html
     assert '<script src="/static/js/site.js"></script>' in html
-    # The placeholder is always underneath, so a failed image uncovers the title.
-    assert '<span class="poster-title">Has poster</span>' in html
+    # The placeholder is always underneath, so a failed image uncovers it; the card prints
+    # the title once, beside it (the placeholder shows a monogram).
+    assert '<span class="poster-monogram">H</span>' in html
+    assert html.count(">Has poster<") == 1
 
 
 def test_poster_without_path_is_a_placeholder_never_an_img(client, settings):
     MovieFactory(title="No poster", poster_path="")
     html = client.get(BROWSE).content.decode()
     assert "<img" not in html
-    assert '<span class="poster-title">No poster</span>' in html
+    assert '<span class="poster-monogram">N</span>' in html
+    assert html.count(">No poster<") == 1
     hue = re.search(r'class="poster poster-card hue-(\d+)"', html)
     assert hue and 0 <= int(hue.group(1)) < 360
     # Every hue the template can use has its class in site.css.
