@@ -57,6 +57,7 @@ def test_account_charts_export_and_import_into_a_fresh_account(
     download_info.value.save_as(exported)
     assert exported.read_text().startswith("tmdb_id,imdb_id,movielens_id,title")
 
+    page.get_by_test_id("account-menu").locator("summary").click()
     page.get_by_role("button", name="Log out").click()
     page.get_by_role("link", name="Sign up").first.click()
     page.get_by_label("Username").fill("newcomer")
