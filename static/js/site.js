@@ -89,28 +89,30 @@ document.addEventListener("change", (event) => {
 let pendingFocus = null;
 
 document.addEventListener("htmx:beforeSwap", (event) => {
+  // Only a swap that takes the focus away sets what to focus next, and only that swap's own
+  // settle uses it: another swap landing meanwhile (the onboarding progress bar refreshing on
+  // "movie-rated") must neither clear it nor consume it.
   const target = event.detail.target;
   const active = document.activeElement;
-  pendingFocus = null;
   if (!(target instanceof Element)) return;
   if (target.id === "onboarding-grid") {
-    pendingFocus = { grid: target, count: target.children.length };
+    pendingFocus = { target, grid: target, count: target.children.length };
     return;
   }
   if (!active || !target.contains(active)) return;
   if (target.classList.contains("rating-widget")) {
     const checked = target.querySelector("input[type=radio]:checked");
-    pendingFocus = { widgetId: target.id, value: checked ? checked.value : null };
+    pendingFocus = { target, widgetId: target.id, value: checked ? checked.value : null };
   } else if (target.classList.contains("onboarding-tile")) {
     const next = target.nextElementSibling || target.previousElementSibling;
-    pendingFocus = { tileId: next ? next.id : null, control: ".skip-button" };
+    pendingFocus = { target, tileId: next ? next.id : null, control: ".skip-button" };
   }
 });
 
-document.addEventListener("htmx:afterSettle", () => {
+document.addEventListener("htmx:afterSettle", (event) => {
   const want = pendingFocus;
+  if (!want || event.detail.target !== want.target) return;
   pendingFocus = null;
-  if (!want) return;
   let element = null;
   if (want.grid) {
     const tile = want.grid.children[want.count];
