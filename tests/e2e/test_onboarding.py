@@ -160,7 +160,9 @@ def test_keyboard_rating_saves_on_enter_only_and_keeps_focus(
     # <body> (about 1 run in 3 when this test runs alone). Reported, not asserted, until fixed.
     focused = page.evaluate("() => document.activeElement.closest('.rating-widget')?.id")
     if focused != widget_id:
-        warnings.warn(f"focus after keyboard Remove is on {focused!r}, not {widget_id!r}")
+        warnings.warn(
+            f"focus after keyboard Remove is on {focused!r}, not {widget_id!r}", stacklevel=1
+        )
 
 
 def test_phone_header_stays_on_one_line_with_the_account_menu(
@@ -185,6 +187,7 @@ def test_phone_header_stays_on_one_line_with_the_account_menu(
     page.screenshot(path=str(screenshot_dir / "onboarding-08-mobile-header.png"))
     page.get_by_test_id("account-menu").locator("summary").click()
     expect(page.get_by_role("link", name="Change password")).to_be_visible()
-    expect(page.get_by_test_id("account-menu").get_by_role("link", name="Watchlist")).to_be_visible()
+    menu_links = page.get_by_test_id("account-menu")
+    expect(menu_links.get_by_role("link", name="Watchlist")).to_be_visible()
     expect(page.get_by_role("link", name="Account", exact=True)).to_be_visible()
     page.screenshot(path=str(screenshot_dir / "onboarding-09-mobile-account-menu.png"))
