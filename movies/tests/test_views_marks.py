@@ -251,10 +251,8 @@ def test_list_pages_paginate(auth_client, user):
 
 def test_header_links_the_watchlist(auth_client):
     html = auth_client.get(reverse("movies:watchlist")).content.decode()
-    assert (
-        f'<a class="nav-wide" href="{reverse("movies:watchlist")}" aria-current="page">Watchlist</a>'
-        in html
-    )
+    url = reverse("movies:watchlist")
+    assert f'<a class="nav-wide" href="{url}" aria-current="page">Watchlist</a>' in html
 
 
 # --- Query counts ------------------------------------------------------------------------------
