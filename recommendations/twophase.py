@@ -35,9 +35,7 @@ _HEADS: dict[int, tuple[weakref.ref, int, np.ndarray]] = {}
 def use_two_phase(mode: str, n_rows: int, *, min_rows: int = AUTO_MIN_ROWS) -> bool:
     """Whether ``mode`` (a ``RECS_SERVING`` value) serves two-phase for ``n_rows`` movies."""
     if mode not in SERVING_MODES:
-        raise ValueError(
-            f"RECS_SERVING must be one of {', '.join(SERVING_MODES)} (got {mode!r})."
-        )
+        raise ValueError(f"RECS_SERVING must be one of {', '.join(SERVING_MODES)} (got {mode!r}).")
     return mode == "two_phase" or (mode == "auto" and n_rows >= min_rows)
 
 
