@@ -29,13 +29,13 @@ import scipy.sparse as sp
 class CandidateLimits:
     """Per-source caps; none grows with the catalog."""
 
-    cf_max: int = 2000
-    content_k: int = 50  # neighbours used per liked movie (of the stored k)
-    max_liked: int = 50  # liked movies whose neighbours are read (the best-rated first)
-    max_terms: int = 40
-    per_term: int = 400
-    postings_budget: int = 400_000  # postings entries read in all
-    prior_head: int = 300
+    cf_max: int = 500
+    content_k: int = 20  # neighbours used per liked movie (of the stored k)
+    max_liked: int = 30  # liked movies whose neighbours are read (the best-rated first)
+    max_terms: int = 20
+    per_term: int = 100
+    postings_budget: int = 200_000  # postings entries read in all
+    prior_head: int = 200
 
     def __post_init__(self):
         for name, value in self.__dict__.items():
