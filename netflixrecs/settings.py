@@ -378,6 +378,15 @@ RECS_KEEP_VERSIONS = env.int("RECS_KEEP_VERSIONS", default=3)
 # co-ratings (no collaborative arrays stored): the site then serves content + popularity.
 # Takes effect at the next build.
 RECS_COLLABORATIVE = env.bool("RECS_COLLABORATIVE", default=True)
+# How a request is scored: "exact" scans every movie; "two_phase" gathers a bounded candidate
+# set (collaborative and content neighbours, selective postings, the prior's head) and scores
+# only those with the same blend; "auto" is exact below 50,000 movies, where a full scan is
+# cheaper (recommendations/twophase.py, docs/benchmarks.md).
+RECS_SERVING = env.str("RECS_SERVING", default="auto").strip().lower()
+if RECS_SERVING not in ("exact", "two_phase", "auto"):
+    raise environ.ImproperlyConfigured(
+        f"RECS_SERVING must be exact, two_phase or auto (got {RECS_SERVING!r})."
+    )
 
 # --- Demo ---------------------------------------------------------------------------------
 SHARED_DATA_DIR = Path(env.str("SHARED_DATA_DIR", default=str(BASE_DIR.parent / "shared" / "data")))

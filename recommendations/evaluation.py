@@ -26,7 +26,10 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from recommendations import collab, hybrid, predict, tfidf
+from recommendations import candidates, collab, hybrid, predict, tfidf, twophase
+
+# Content neighbours per movie the two-phase strategy reads (what a build stores).
+CONTENT_NEIGHBOURS_K = 50
 
 # ---------------------------------------------------------------------------------------------
 # Data loading
@@ -476,7 +479,7 @@ def strategy_ease_tfidf(
     return out
 
 
-def _hybrid_lists(ctx: EvalContext, params) -> list[np.ndarray]:
+def _hybrid_lists(ctx: EvalContext, params, *, two_phase: bool = False) -> list[np.ndarray]:
     m = ctx.tfidf_model
     arrays = hybrid.fit(
         tfidf_matrix=m.matrix,
@@ -484,9 +487,27 @@ def _hybrid_lists(ctx: EvalContext, params) -> list[np.ndarray]:
         tmdb_popularity=tmdb_prior_for(ctx.catalog),
         params=params,
     )
+    extra = {}
+    if two_phase:
+        # What a version stores at build time: content neighbours of every row (brute force
+        # here, only for the rows some history likes) and the term-major copy.
+        liked = np.unique(
+            np.concatenate(
+                [s.history_rows[s.history_scores >= params.like_threshold] for s in ctx.splits]
+                or [np.zeros(0, dtype=np.int64)]
+            )
+        )
+        extra = {
+            "tfidf_matrix_t": tfidf.transpose(m.matrix),
+            "neighbours": hybrid.neighbour_matrix(arrays),
+            "content_nbr_idx": candidates.brute_content_neighbours(
+                m.matrix, liked, CONTENT_NEIGHBOURS_K, row_norms=m.row_norms
+            ),
+        }
+    recommend = twophase.recommend if two_phase else hybrid.recommend
     out = []
     for s in ctx.splits:
-        recs = hybrid.recommend(
+        recs = recommend(
             arrays,
             tfidf_matrix=m.matrix,
             tfidf_row_norms=m.row_norms,
@@ -494,6 +515,7 @@ def _hybrid_lists(ctx: EvalContext, params) -> list[np.ndarray]:
             history_scores=s.history_scores,
             n=ctx.k,
             explain_k=0,  # explanations do not change the ranking; skip their cost here
+            **extra,
         )
         out.append(np.array([r.row for r in recs], dtype=np.int64))
     return out
@@ -508,6 +530,12 @@ def tmdb_prior_for(catalog: Catalog) -> np.ndarray:
 def strategy_production(ctx: EvalContext) -> list[np.ndarray]:
     """What the site serves: hybrid.py with the context's parameters (defaults, or a version's)."""
     return _hybrid_lists(ctx, ctx.hybrid_params)
+
+
+def strategy_production_two_phase(ctx: EvalContext) -> list[np.ndarray]:
+    """What the site serves with ``RECS_SERVING=two_phase``: the production blend scored on a
+    bounded candidate set only (recommendations/twophase.py)."""
+    return _hybrid_lists(ctx, ctx.hybrid_params, two_phase=True)
 
 
 def strategy_production_no_collab(ctx: EvalContext) -> list[np.ndarray]:

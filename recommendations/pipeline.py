@@ -7,7 +7,8 @@
    or ``content_based`` when a model is active and the user has liked something it knows,
    otherwise the ``popularity_fallback`` with a :class:`~recommendations.fallbacks.FallbackReason`;
 3. **candidates and scores**: the strategy's scorer ranks the model's rows
-   (:mod:`recommendations.scoring`), skipping the excluded movies;
+   (:mod:`recommendations.scoring`), skipping the excluded movies: every row, or with
+   ``RECS_SERVING`` two-phase a bounded candidate set (:mod:`recommendations.twophase`);
 4. **explain**: movies with "Because you liked ... · shared: ..." (:mod:`recommendations.explain`);
 5. **filter**: only movies outside :func:`excluded_movie_ids` (the rated, hidden and
    watchlisted ones). The scorers skip those rows already so the list stays full; the final
@@ -27,10 +28,11 @@ from collections.abc import Set
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from movies.models import HiddenMovie, Movie, Rating, WatchlistEntry
 
-from . import predictions, strategies, tfidf
+from . import predictions, strategies, tfidf, twophase
 from .errors import InvalidRequest
 from .explain import RecommendedMovie, explain
 from .fallbacks import FallbackReason
@@ -134,6 +136,15 @@ def keep_allowed(
     return [item for item in items if item.movie.pk not in excluded][:n]
 
 
+def serves_two_phase(model: LoadedModel) -> bool:
+    """Whether ``RECS_SERVING`` scores this model's requests two-phase (``auto``: from
+    :data:`twophase.AUTO_MIN_ROWS` movies on)."""
+    try:
+        return twophase.use_two_phase(settings.RECS_SERVING, model.n_rows)
+    except ValueError as exc:
+        raise ImproperlyConfigured(str(exc)) from None
+
+
 def recommend_for_user(*, user, top_n: int = 10) -> RecommendationResult:
     """Personal recommendations with explanations, or the popularity fallback (see above)."""
     top_n = validate_top_n(top_n)
@@ -145,7 +156,13 @@ def recommend_for_user(*, user, top_n: int = 10) -> RecommendationResult:
     if isinstance(choice, FallbackReason):
         return _fallback(choice, model=model, ratings=ratings, excluded=excluded, n=top_n)
     exclude_rows, _ = model.rows_for(excluded)
-    candidates = choice.scorer(model=model, history=history, n=top_n, exclude_rows=exclude_rows)
+    candidates = choice.scorer(
+        model=model,
+        history=history,
+        n=top_n,
+        exclude_rows=exclude_rows,
+        two_phase=serves_two_phase(model),
+    )
     if not candidates:
         return _fallback(
             FallbackReason.NOTHING_SIMILAR,

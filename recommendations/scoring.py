@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import hybrid, tfidf
+from . import hybrid, tfidf, twophase
 
 if TYPE_CHECKING:
     from .loading import LoadedModel
@@ -119,11 +119,22 @@ class Candidate:
 
 
 def blend_candidates(
-    *, model: LoadedModel, history: ModelHistory, n: int, exclude_rows: Sequence[int] = ()
+    *,
+    model: LoadedModel,
+    history: ModelHistory,
+    n: int,
+    exclude_rows: Sequence[int] = (),
+    two_phase: bool = False,
 ) -> list[Candidate]:
     """The hybrid blend (``hybrid.recommend``, what ``manage.py evaluate`` measures as
-    ``production``), fed with *every* rating so low ones push similar movies down."""
-    recs = hybrid.recommend(
+    ``production``), fed with *every* rating so low ones push similar movies down.
+
+    ``two_phase``: the same blend on a bounded candidate set (:mod:`recommendations.twophase`,
+    measured as ``production_two_phase``) instead of every row."""
+    extra = {}
+    if two_phase:
+        extra["content_nbr_idx"] = getattr(model, "content_nbr_idx", None)
+    recs = (twophase.recommend if two_phase else hybrid.recommend)(
         model.hybrid,
         tfidf_matrix=model.matrix,
         history_rows=history.rows,  # every rating: low ones push similar movies down
@@ -133,6 +144,7 @@ def blend_candidates(
         tfidf_row_norms=model.row_norms,
         tfidf_matrix_t=model.matrix_t,
         neighbours=model.neighbours,
+        **extra,
     )
     return [
         Candidate(
@@ -172,9 +184,17 @@ def tfidf_candidates(
 
 
 def content_candidates(
-    *, model: LoadedModel, history: ModelHistory, n: int, exclude_rows: Sequence[int] = ()
+    *,
+    model: LoadedModel,
+    history: ModelHistory,
+    n: int,
+    exclude_rows: Sequence[int] = (),
+    two_phase: bool = False,
 ) -> list[Candidate]:
     """Content + popularity without a collaborative part: the hybrid blend of a model built
-    without one, or TF-IDF alone for a version built before the hybrid."""
-    scorer = blend_candidates if model.hybrid is not None else tfidf_candidates
-    return scorer(model=model, history=history, n=n, exclude_rows=exclude_rows)
+    without one, or TF-IDF alone for a version built before the hybrid (always exact)."""
+    if model.hybrid is not None:
+        return blend_candidates(
+            model=model, history=history, n=n, exclude_rows=exclude_rows, two_phase=two_phase
+        )
+    return tfidf_candidates(model=model, history=history, n=n, exclude_rows=exclude_rows)

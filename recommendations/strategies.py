@@ -5,7 +5,7 @@ evaluation table and ``report.json`` print), a people-facing ``label`` and ``des
 whether the site serves it, and its ``scorer``:
 
 * served personal strategies (``hybrid``, ``content_based``) score candidates:
-  ``scorer(*, model, history, n, exclude_rows) -> list[scoring.Candidate]``;
+  ``scorer(*, model, history, n, exclude_rows, two_phase) -> list[scoring.Candidate]``;
 * the served fallback (``popularity_fallback``) returns its finished list:
   ``scorer(*, model, exclude_ids, n) -> list[explain.RecommendedMovie]``;
 * evaluation-only strategies rank catalog rows offline:
@@ -142,6 +142,16 @@ _EVALUATION_ONLY = (
         description="hybrid.py with the site's (or a model version's) parameters.",
         served=False,
         scorer=evaluation.strategy_production,
+    ),
+    Strategy(
+        name="production_two_phase",
+        label="What the site serves, two-phase",
+        description=(
+            "The production blend scored on a bounded candidate set (collaborative and content "
+            "neighbours, selective postings, the prior's head): RECS_SERVING=two_phase."
+        ),
+        served=False,
+        scorer=evaluation.strategy_production_two_phase,
     ),
 )
 

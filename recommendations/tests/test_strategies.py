@@ -23,6 +23,7 @@ EVALUATED = (
     "cold_start",
     "production_no_collab",
     "production",
+    "production_two_phase",
 )
 API = "/api/recommendations"
 
