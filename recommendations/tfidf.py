@@ -214,6 +214,24 @@ def matrix_from_arrays(arrays: dict[str, np.ndarray], prefix: str = "") -> sp.cs
     return sp.csr_matrix((data, indices, indptr), shape=shape, copy=False)
 
 
+# A movie whose soup has this many distinct terms (a real overview plus keywords and people)
+# counts as fully described; dataset imports with genres only have 2-4.
+RICH_TERMS = 30
+
+
+def text_richness(matrix: sp.csr_matrix, full_at: int = RICH_TERMS) -> np.ndarray:
+    """How much text each row has, in [0, 1]: its distinct terms over ``full_at``, capped at 1.
+
+    Content similarity is only as good as the text behind it: a movie with no overview matches
+    every other movie of its genres equally well, so scorers weigh content by this (see
+    DEVELOPERS.md, "thin content"). Read off the CSR row lengths; no artifact needed.
+    """
+    if full_at < 1:
+        raise ValueError("full_at must be at least 1.")
+    nnz = np.diff(sp.csr_matrix(matrix).indptr).astype(np.float32)
+    return np.minimum(nnz / np.float32(full_at), np.float32(1.0))
+
+
 def compute_row_norms(matrix: sp.csr_matrix) -> np.ndarray:
     """Euclidean norm of every row (1.0 for L2-normalised rows, 0.0 for empty ones)."""
     sq = matrix.multiply(matrix).sum(axis=1)

@@ -265,3 +265,10 @@ def test_top_n_on_a_large_array_matches_a_full_sort():
     few = np.full(100_000, -np.inf)
     few[[5, 7]] = [1.0, 2.0]
     assert list(tfidf.top_n(few, [], 10)) == [7, 5]
+
+
+def test_text_richness_is_row_length_over_the_full_mark_capped_at_one():
+    m = sp.csr_matrix(np.array([[1, 1, 1, 1], [1, 0, 0, 0], [0, 0, 0, 0]], dtype=np.float32))
+    assert tfidf.text_richness(m, full_at=2).tolist() == [1.0, 0.5, 0.0]
+    with pytest.raises(ValueError):
+        tfidf.text_richness(m, full_at=0)
