@@ -4,6 +4,7 @@ import zlib
 from decimal import Decimal
 
 from django import template
+from django.utils.safestring import mark_safe
 
 from movies.forms import score_label
 from movies.models import SCORE_CHOICES
@@ -50,19 +51,35 @@ def monogram(title: str) -> str:
     return "▶"
 
 
+# The ten radios of the star widget as one format string per score: every card on a page
+# carries a widget, and building them here instead of in a template loop cut the
+# recommendations page's render time (bench/profile_pages.py, docs/benchmarks.md).
+def _star_label(score: Decimal) -> str:
+    """One radio's markup, with ``{pk}`` and ``{checked}`` left to fill per card."""
+    n, half, label = int(score * 2), "left" if score % 1 else "right", score_label(score)
+    return (
+        f'<label for="star-{{pk}}-{n}" class="half {half}" title="{label}"><input type="radio" '
+        f'name="score" value="{score.quantize(Decimal("0.1"))}" id="star-{{pk}}-{n}"{{checked}} '
+        f'required><span class="visually-hidden">{label}</span></label>'
+    )
+
+
+_STAR_LABELS = [(score, _star_label(score)) for score in reversed(SCORE_CHOICES)]
+
+
 @register.simple_tag
-def star_choices(movie_pk) -> list[dict]:
-    """The ten half-star radios, highest first (the reversed-radio CSS technique needs it)."""
-    return [
-        {
-            "value": stars(score),
-            "score": score,
-            "id": f"star-{movie_pk}-{int(score * 2)}",
-            "label": score_label(score),
-            "half": "left" if score % 1 else "right",
-        }
-        for score in reversed(SCORE_CHOICES)
-    ]
+def star_row(movie_pk, score=None):
+    """The widget's ten half-star radios (highest first), ``score``'s one checked; the same
+    markup a template loop would make, built without the template engine (highest first:
+    the reversed-radio CSS technique needs it)."""
+    pk = int(movie_pk)
+    current = Decimal(str(score)) if score not in (None, "") else None
+    return mark_safe(  # only ints and our own constant labels go in
+        "".join(
+            label.format(pk=pk, checked=" checked" if value == current else "")
+            for value, label in _STAR_LABELS
+        )
+    )
 
 
 @register.filter
