@@ -145,10 +145,15 @@ def serves_two_phase(model: LoadedModel) -> bool:
         raise ImproperlyConfigured(str(exc)) from None
 
 
-def recommend_for_user(*, user, top_n: int = 10) -> RecommendationResult:
-    """Personal recommendations with explanations, or the popularity fallback (see above)."""
+def recommend_for_user(
+    *, user, top_n: int = 10, ratings: UserRatings | None = None
+) -> RecommendationResult:
+    """Personal recommendations with explanations, or the popularity fallback (see above).
+
+    ``ratings``: the user's :func:`gather_ratings`, when the caller has them already."""
     top_n = validate_top_n(top_n)
-    ratings = gather_ratings(user)
+    if ratings is None:
+        ratings = gather_ratings(user)
     excluded = excluded_movie_ids(ratings)
     model = get_active_model()
     history = ModelHistory.of(model, ratings) if model is not None else None

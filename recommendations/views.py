@@ -2,29 +2,61 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.http import JsonResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.views.decorators.http import require_safe
 
 from .errors import InvalidRequest
 from .loading import get_active_model
-from .pipeline import MAX_TOP_N, recommend_for_user, validate_top_n
+from .pipeline import MAX_TOP_N, gather_ratings, recommend_for_user, validate_top_n
 from .predict import half_stars
+from .scoring import UserRatings
+
+# A member's page is the same until their ratings or marks, the model or the catalog change;
+# people reload it and come back to it, so its body is kept this long (catalog edits show
+# within it). Measured by bench/bench_load.py (docs/benchmarks.md).
+PAGE_CACHE_SECONDS = 600
+
+
+def _page_key(request, ratings: UserRatings) -> str:
+    """Everything the page body depends on: the user, the active model version, their ratings
+    and marks, and the CSRF secret (the body's forms carry tokens masked from it)."""
+    model = get_active_model()
+    state = repr(
+        (
+            sorted(ratings.ratings),
+            sorted(ratings.marks),
+            request.META.get("CSRF_COOKIE", ""),
+            settings.RECS_MIN_RATINGS,
+        )
+    )
+    digest = hashlib.blake2b(state.encode(), digest_size=16).hexdigest()
+    version = model.version_id if model is not None else "none"
+    return f"recs-page:{request.user.pk}:{version}:{digest}"
 
 
 @login_required
 def for_you(request):
-    result = recommend_for_user(user=request.user, top_n=MAX_TOP_N // 2)
-    return render(
-        request,
-        "recommendations/for_you.html",
-        {
-            "result": result,
-            "min_ratings": settings.RECS_MIN_RATINGS,
-        },
-    )
+    get_token(request)  # the secret the key names must be the one the forms use
+    ratings = gather_ratings(request.user)
+    key = _page_key(request, ratings)
+    body = cache.get(key)
+    if body is None:
+        result = recommend_for_user(user=request.user, top_n=MAX_TOP_N // 2, ratings=ratings)
+        body = render_to_string(
+            "recommendations/_for_you_body.html",
+            {"result": result, "min_ratings": settings.RECS_MIN_RATINGS},
+            request=request,
+        )
+        cache.set(key, body, PAGE_CACHE_SECONDS)
+    return render(request, "recommendations/for_you.html", {"body": body})
 
 
 def _error(status: int, message: str) -> JsonResponse:

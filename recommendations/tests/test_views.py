@@ -188,3 +188,37 @@ def test_page_says_when_nothing_liked_yet(client, catalog, user):
     assert "None of your ratings is 4.0 stars or more yet; rate a movie you liked" in html
     assert 'data-testid="strategy-explained"' not in html
     assert "Popular and well rated" in html and "score 0" not in html
+
+
+def test_page_body_is_reused_until_the_members_ratings_or_the_model_change(
+    client, catalog, space_fan, monkeypatch
+):
+    from recommendations import views
+
+    build()
+    calls = []
+    real = views.recommend_for_user
+    monkeypatch.setattr(views, "recommend_for_user", lambda **kw: calls.append(1) or real(**kw))
+    client.force_login(space_fan)
+    first = client.get("/recommendations/").content.decode()
+    again = client.get("/recommendations/").content.decode()
+    assert len(calls) == 1 and again.count('data-testid="recommendation"') == first.count(
+        'data-testid="recommendation"'
+    )
+    # A new rating: computed afresh, and the rated movie leaves the list.
+    picked = catalog["space"][3]
+    assert picked.title in first
+    rate(space_fan, [picked], "5")
+    after = client.get("/recommendations/").content.decode()
+    assert len(calls) == 2
+    assert picked.title not in after.split('data-testid="recommendations"')[1].split("Because")[0]
+    # A new model version: computed afresh.
+    build()
+    client.get("/recommendations/")
+    assert len(calls) == 3
+    # Another member never gets this member's page.
+    from django.contrib.auth import get_user_model
+
+    client.force_login(get_user_model().objects.create_user("someone-else", password="x"))
+    client.get("/recommendations/")
+    assert len(calls) == 4
