@@ -40,9 +40,12 @@ class SimilarError(ValueError):
 class SimilarWeights:
     cf: float = 1.0
     content: float = 0.5
-    prior: float = 0.15
+    prior: float = 1.0
     # Content weight of a row with no text at all (1.0 = text richness is ignored).
     richness_floor: float = 0.2
+    # Candidates: this many best rows by co-rating plus this many by content. The prior only
+    # reorders them, so a popular film must be related to the query to be shown at all.
+    pool: int = 50
 
     def __post_init__(self):
         for name in ("cf", "content", "prior"):
@@ -51,6 +54,8 @@ class SimilarWeights:
                 raise SimilarError(f"weight {name} must be a finite number >= 0 (got {value}).")
         if not 0.0 <= self.richness_floor <= 1.0:
             raise SimilarError("richness_floor must be between 0 and 1.")
+        if int(self.pool) != self.pool or self.pool < 1:
+            raise SimilarError(f"pool must be a whole number >= 1 (got {self.pool}).")
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,15 @@ class SimilarRow:
     row: int
     score: float
     leader: str  # which signal gave most of the score: one of LEADERS
+
+
+def _best(v: np.ndarray, k: int, prior: np.ndarray) -> np.ndarray:
+    """Rows of the ``k`` highest positive values of ``v``; ties go to the higher prior, then
+    the lower row, so the pool does not depend on the sort's whims."""
+    pos = np.flatnonzero(v > 0)
+    if pos.size <= k:
+        return pos
+    return pos[np.lexsort((pos, -prior[pos], -v[pos]))[:k]]
 
 
 def _norm_max(v: np.ndarray) -> np.ndarray:
@@ -146,26 +160,21 @@ def similar_rows(
         cf[nb.indices] = np.asarray(nb.data, dtype=np.float64)
         cf = _norm_max(cf.clip(min=0.0)) * weights.cf
 
-    candidates = np.flatnonzero((content > 0) | (cf > 0))
     skip = np.fromiter((int(r) for r in exclude_rows), dtype=np.int64)
     skip = np.append(skip, row)
-    candidates = candidates[~np.isin(candidates, skip)]
-    if candidates.size == 0:
-        return []
+    content[skip[(skip >= 0) & (skip < n_rows)]] = 0.0
+    cf[skip[(skip >= 0) & (skip < n_rows)]] = 0.0
     p = (
         np.zeros(n_rows, dtype=np.float64)
         if prior is None
         else np.nan_to_num(np.asarray(prior, dtype=np.float64)).clip(min=0.0)
     )
+    candidates = np.union1d(_best(content, weights.pool, p), _best(cf, weights.pool, p))
+    if candidates.size == 0:
+        return []
     prior_part = p[candidates] * weights.prior
     total = content[candidates] + cf[candidates] + prior_part
-    k = min(int(n), candidates.size)
-    if candidates.size > 4 * k:
-        # Keep the rows at or above the k-th best score (ties included) before the full sort.
-        kth = np.partition(total, candidates.size - k)[candidates.size - k]
-        keep = total >= kth
-        candidates, total, prior_part = candidates[keep], total[keep], prior_part[keep]
-    order = np.lexsort((candidates, -p[candidates], -total))[:k]
+    order = np.lexsort((candidates, -p[candidates], -total))[: int(n)]
     parts = np.stack([cf[candidates], content[candidates], prior_part], axis=1)
     return [
         SimilarRow(
