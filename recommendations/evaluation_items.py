@@ -45,7 +45,9 @@ def seed_pairs(splits, like_threshold: float = 4.0) -> list[tuple[int, int]]:
         raise ValueError("like_threshold must be a finite number.")
     out = []
     for i, s in enumerate(splits):
-        liked = np.unique(np.asarray(s.history_rows)[np.asarray(s.history_scores) >= like_threshold])
+        liked = np.unique(
+            np.asarray(s.history_rows)[np.asarray(s.history_scores) >= like_threshold]
+        )
         out.extend((i, int(r)) for r in liked)
     return out
 
@@ -116,7 +118,7 @@ def blended_ranker(
     neighbours: sp.csr_matrix | None,
     prior: np.ndarray | None,
     richness: np.ndarray | None,
-    weights: similar.SimilarWeights = similar.SimilarWeights(),
+    weights: similar.SimilarWeights = similar.DEFAULT_WEIGHTS,
 ) -> Ranker:
     def rank(seed: int, exclude: np.ndarray, k: int) -> list[int]:
         rows = similar.similar_rows(
@@ -144,7 +146,7 @@ def evaluate_item_to_item(
     prior: np.ndarray,
     like_threshold: float = 4.0,
     k: int = K,
-    weights: similar.SimilarWeights = similar.SimilarWeights(),
+    weights: similar.SimilarWeights = similar.DEFAULT_WEIGHTS,
 ) -> list[ItemResult]:
     """The three rankers on the same (user, seed) pairs: content-only, collaborative-only,
     blended."""

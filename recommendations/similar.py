@@ -1,4 +1,4 @@
-""""More like this": item-to-item similarity that blends co-rating, content and a prior.
+""" "More like this": item-to-item similarity that blends co-rating, content and a prior.
 
 Pure numeric (no Django). For one query row the three signals are
 
@@ -39,8 +39,8 @@ class SimilarError(ValueError):
 @dataclass(frozen=True)
 class SimilarWeights:
     cf: float = 1.0
-    content: float = 0.5
-    prior: float = 1.0
+    content: float = 1.0
+    prior: float = 0.5
     # Content weight of a row with no text at all (1.0 = text richness is ignored).
     richness_floor: float = 0.2
     # Candidates: this many best rows by co-rating plus this many by content. The prior only
@@ -56,6 +56,9 @@ class SimilarWeights:
             raise SimilarError("richness_floor must be between 0 and 1.")
         if int(self.pool) != self.pool or self.pool < 1:
             raise SimilarError(f"pool must be a whole number >= 1 (got {self.pool}).")
+
+
+DEFAULT_WEIGHTS = SimilarWeights()
 
 
 @dataclass(frozen=True)
@@ -99,9 +102,7 @@ def _content_part(
         out = np.zeros(n, dtype=np.float64)
         out[idx[keep]] = sim[keep]
         return out
-    return tfidf.cosine_scores(matrix, matrix[row], row_norms, matrix_t=matrix_t).astype(
-        np.float64
-    )
+    return tfidf.cosine_scores(matrix, matrix[row], row_norms, matrix_t=matrix_t).astype(np.float64)
 
 
 def similar_rows(
@@ -117,7 +118,7 @@ def similar_rows(
     content_nbr_sim: np.ndarray | None = None,
     exclude_rows: Iterable[int] = (),
     n: int = 12,
-    weights: SimilarWeights = SimilarWeights(),
+    weights: SimilarWeights = DEFAULT_WEIGHTS,
 ) -> list[SimilarRow]:
     """The ``n`` rows most like ``row`` by the blend (see the module docstring), best first.
 
