@@ -105,6 +105,29 @@ def _content_part(
     return tfidf.cosine_scores(matrix, matrix[row], row_norms, matrix_t=matrix_t).astype(np.float64)
 
 
+# At most this many rows with the same score (to SCORE_DECIMALS) follow each other: rows
+# equal on every signal are interchangeable (typically genre-only matches with no ratings),
+# and a wall of them says nothing.
+MAX_EQUAL = 3
+SCORE_DECIMALS = 4
+
+
+def _no_wall(order: np.ndarray, total: np.ndarray, n: int) -> list[int]:
+    """The first ``n`` of ``order`` with at most :data:`MAX_EQUAL` equal scores in a row."""
+    out: list[int] = []
+    run_score, run = None, 0
+    for i in order:
+        score = round(float(total[i]), SCORE_DECIMALS)
+        run = run + 1 if score == run_score else 1
+        run_score = score
+        if run > MAX_EQUAL:
+            continue  # the rest of this tie: the list goes on with the next lower score
+        out.append(int(i))
+        if len(out) == n:
+            break
+    return out
+
+
 def similar_rows(
     row: int,
     *,
@@ -122,7 +145,8 @@ def similar_rows(
 ) -> list[SimilarRow]:
     """The ``n`` rows most like ``row`` by the blend (see the module docstring), best first.
 
-    Ties are broken by the prior, then by the lower row. ``row`` itself and ``exclude_rows``
+    Ties are broken by the prior, then by the lower row; of rows with the very same score at
+    most :data:`MAX_EQUAL` are kept. ``row`` itself and ``exclude_rows``
     are never returned. Without ``neighbours`` (or with an empty row) the blend is content +
     prior; without ``prior`` there is no prior term; without ``richness`` every row counts
     as text-rich.
@@ -175,7 +199,7 @@ def similar_rows(
         return []
     prior_part = p[candidates] * weights.prior
     total = content[candidates] + cf[candidates] + prior_part
-    order = np.lexsort((candidates, -p[candidates], -total))[: int(n)]
+    order = _no_wall(np.lexsort((candidates, -p[candidates], -total)), total, int(n))
     parts = np.stack([cf[candidates], content[candidates], prior_part], axis=1)
     return [
         SimilarRow(

@@ -127,3 +127,11 @@ def test_bad_inputs_are_rejected(kwargs, message):
 def test_bad_weights_are_rejected(kwargs):
     with pytest.raises(SimilarError):
         SimilarWeights(**kwargs)
+
+
+def test_never_a_wall_of_equal_scores():
+    # Six rows identical to each other on every signal, then two slightly less similar ones.
+    m, norms = _tfidf([[1.0, 0.0]] * 7 + [[1.0, 0.5], [1.0, 0.6]])
+    rows = similar_rows(0, matrix=m, row_norms=norms, n=6)
+    assert [r.row for r in rows] == [1, 2, 3, 7, 8]
+    assert len({r.score for r in rows[:3]}) == 1 and rows[3].score < rows[2].score
