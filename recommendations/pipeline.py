@@ -27,12 +27,13 @@ from __future__ import annotations
 from collections.abc import Set
 from dataclasses import dataclass, field
 
+import numpy as np
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from movies.models import HiddenMovie, Movie, Rating, WatchlistEntry
 
-from . import predictions, strategies, tfidf, twophase
+from . import predictions, similar, strategies, tfidf, twophase
 from .errors import InvalidRequest
 from .explain import RecommendedMovie, explain
 from .fallbacks import FallbackReason
@@ -229,10 +230,12 @@ class SimilarMovie:
 
 
 def similar_movies(*, movie: Movie, n: int = 12, user=None) -> list[SimilarMovie]:
-    """Top ``n`` movies by TF-IDF cosine similarity to ``movie``; empty without a model.
+    """Top ``n`` movies like ``movie`` by :func:`similar.similar_rows` (co-rating neighbours,
+    content weighed by text richness, the popularity prior); empty without a model.
 
-    For a signed-in ``user`` (the viewer) the movies they rated or hid are left out (two
-    queries); the watchlist stays: "more like this" is browsing, not a recommendation.
+    For a signed-in ``user`` (the viewer) the movies they rated or hid are left out (one
+    query); the watchlist stays: "more like this" is browsing, not a recommendation.
+    ``score`` is the blend's, for ordering and tests: pages do not show it.
     """
     model = get_active_model()
     if model is None:
@@ -240,21 +243,41 @@ def similar_movies(*, movie: Movie, n: int = 12, user=None) -> list[SimilarMovie
     row = model.row_for(movie.pk)
     if row is None:
         return []
-    skip = [row]
+    skip: list[int] = []
     if getattr(user, "is_authenticated", False):
-        seen = set(Rating.objects.filter(user=user).values_list("movie_id", flat=True))
-        seen |= set(HiddenMovie.objects.filter(user=user).values_list("movie_id", flat=True))
-        skip_rows, _ = model.rows_for(seen)
-        skip += [int(r) for r in skip_rows]
-    scores = tfidf.cosine_scores(
-        model.matrix, model.matrix[row], model.row_norms, matrix_t=model.matrix_t
+        # Default orderings are dropped: a compound statement does not allow them.
+        rated = Rating.objects.filter(user=user).order_by().values_list("movie_id", flat=True)
+        hidden = HiddenMovie.objects.filter(user=user).order_by().values_list("movie_id", flat=True)
+        seen = rated.union(hidden)
+        skip_rows, _ = model.rows_for(set(seen))
+        skip = [int(r) for r in skip_rows]
+    rows = similar.similar_rows(
+        row,
+        matrix=model.matrix,
+        row_norms=model.row_norms,
+        matrix_t=model.matrix_t,
+        neighbours=model.neighbours if model.has_collab else None,
+        prior=model.hybrid.get("prior") if model.hybrid is not None else None,
+        richness=_richness(model),
+        content_nbr_idx=model.arrays.get("content_nbr_idx"),
+        content_nbr_sim=model.arrays.get("content_nbr_sim"),
+        exclude_rows=skip,
+        n=n,
     )
-    best = tfidf.top_n(scores, skip, n)
-    best = best[scores[best] > 0]
-    ids = [int(model.movie_ids[r]) for r in best]
+    ids = [int(model.movie_ids[r.row]) for r in rows]
     movies = Movie.objects.for_cards().in_bulk(ids)
     return [
-        SimilarMovie(movie=movies[mid], score=round(float(scores[r]), 4))
-        for mid, r in zip(ids, best, strict=True)
+        SimilarMovie(movie=movies[mid], score=round(r.score, 4))
+        for mid, r in zip(ids, rows, strict=True)
         if mid in movies
     ]
+
+
+_richness_cache: list = [None, None]  # [the model it was computed for, its text richness]
+
+
+def _richness(model: LoadedModel) -> np.ndarray:
+    """The served model's text richness, computed once per loaded model (an O(n_rows) pass)."""
+    if _richness_cache[0] is not model:
+        _richness_cache[:] = [model, tfidf.text_richness(model.matrix)]
+    return _richness_cache[1]

@@ -140,3 +140,14 @@ def test_production_beats_popularity_on_movielens(shared_data_dir, tmp_path):
     assert report["production"]["ndcg"] > report["popularity"]["ndcg"]
     assert report["production"]["hit_rate"] > report["popularity"]["hit_rate"]
     assert report["production_no_collab"]["ndcg"] > report["popularity"]["ndcg"]
+
+
+def test_evaluate_prints_the_item_to_item_table(small_dataset, tmp_path):
+    text = run(small_dataset, tmp_path / "a", strategies="popularity", no_chart=True)
+    items = json.loads((tmp_path / "a" / "item_to_item.json").read_text())
+    assert list(items) == ["content-only", "collaborative-only", "blended"]
+    assert len({v["pairs"] for v in items.values()}) == 1 and items["blended"]["pairs"] > 0
+    assert all(0 <= v["hit_rate"] <= 1 for v in items.values())
+    assert "more like this" in text and "hit@12" in text
+    run(small_dataset, tmp_path / "b", strategies="popularity", no_chart=True, no_item_to_item=True)
+    assert not (tmp_path / "b" / "item_to_item.json").exists()

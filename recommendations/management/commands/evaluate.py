@@ -20,7 +20,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from tqdm import tqdm
 
-from recommendations import evaluation, hybrid, strategies, tfidf
+from recommendations import evaluation, evaluation_items, hybrid, strategies, tfidf
 from recommendations.evaluations import record_evaluation
 from recommendations.models import ModelVersion
 
@@ -74,6 +74,11 @@ class Command(BaseCommand):
             help="a test rating at least this is relevant (4.0)",
         )
         parser.add_argument("--no-chart", action="store_true", help="skip the PNG chart")
+        parser.add_argument(
+            "--no-item-to-item",
+            action="store_true",
+            help="skip the item-to-item table (More like this, hit rate@12)",
+        )
         parser.add_argument(
             "--no-predictions",
             action="store_true",
@@ -155,6 +160,7 @@ class Command(BaseCommand):
             bar.set_description(name)
             results.append(strategies.get(name).evaluate(ctx))
         predictions = [] if opts["no_predictions"] else evaluation.evaluate_predictions(ctx)
+        items = [] if opts["no_item_to_item"] else item_to_item(ctx, protocol)
         elapsed = time.perf_counter() - started
 
         out: Path = opts["out"]
@@ -168,6 +174,11 @@ class Command(BaseCommand):
                 json.dumps({p.predictor: p.summary() for p in predictions}, indent=2) + "\n"
             )
         (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+        if items:
+            # Its own file too: a saved Evaluation holds the per-user ranking metrics only.
+            (out / "item_to_item.json").write_text(
+                json.dumps({r.ranker: r.summary() for r in items}, indent=2) + "\n"
+            )
         meta = {
             "generated_at": timezone.now().isoformat(timespec="seconds"),
             "ratings": str(opts["ratings"]),
@@ -211,6 +222,9 @@ class Command(BaseCommand):
         if predictions:
             self.stdout.write("")
             self.stdout.write(format_prediction_table(predictions))
+        if items:
+            self.stdout.write("")
+            self.stdout.write(evaluation_items.format_item_table(items))
         self.stdout.write(f"Report: {out / 'report.json'}; per user: {per_user_path}")
         if chart:
             self.stdout.write(f"Chart: {chart}")
@@ -231,6 +245,26 @@ class Command(BaseCommand):
         if version.status != ModelVersion.Status.SUCCEEDED:
             raise CommandError(f"Model version {version.pk} is {version.status}, not ready.")
         return version
+
+
+def item_to_item(ctx, protocol) -> list:
+    """The "More like this" protocol (evaluation_items.py) with the run's TF-IDF model and the
+    collaborative part and prior learnt from the histories."""
+    m = ctx.tfidf_model
+    arrays = hybrid.fit(
+        tfidf_matrix=m.matrix,
+        ratings=ctx.history,
+        tmdb_popularity=evaluation.tmdb_prior_for(ctx.catalog),
+        params=ctx.hybrid_params,
+    )
+    return evaluation_items.evaluate_item_to_item(
+        splits=ctx.splits,
+        matrix=m.matrix,
+        row_norms=m.row_norms,
+        neighbours=hybrid.neighbour_matrix(arrays),
+        prior=arrays["prior"],
+        like_threshold=protocol.relevant_threshold,
+    )
 
 
 def format_table(results, *, k: int) -> str:

@@ -1,0 +1,137 @@
+"""The "More like this" blend (recommendations/similar.py), on small fixed matrices."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from recommendations import similar
+from recommendations.similar import SimilarError, SimilarWeights, similar_rows
+
+
+def _tfidf(rows):
+    m = sp.csr_matrix(np.asarray(rows, dtype=np.float32))
+    norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel()).astype(np.float32)
+    return m, norms
+
+
+# Row 0 the query; 1 a content near-duplicate; 2 co-rated with 0 but unlike it in text;
+# 3 unrelated.
+MATRIX, NORMS = _tfidf(
+    [
+        [1.0, 1.0, 0.0, 0.0],
+        [1.0, 0.9, 0.0, 0.0],
+        [0.1, 0.0, 1.0, 0.0],
+        [0.0, 0.0, 0.0, 1.0],
+    ]
+)
+
+
+def _neighbours(pairs, n=4):
+    m = sp.lil_matrix((n, n), dtype=np.float32)
+    for (i, j), w in pairs.items():
+        m[i, j] = w
+    return sp.csr_matrix(m)
+
+
+def test_co_rating_pulls_a_co_rated_film_above_a_content_near_duplicate():
+    nb = _neighbours({(0, 2): 1.0, (0, 1): 0.05})
+    rows = similar_rows(0, matrix=MATRIX, row_norms=NORMS, neighbours=nb, n=3)
+    assert [r.row for r in rows][:2] == [2, 1]
+    assert rows[0].leader == "co-rating"
+    content_only = similar_rows(0, matrix=MATRIX, row_norms=NORMS, n=3)
+    assert [r.row for r in content_only][:2] == [1, 2]
+
+
+def test_without_a_collaborative_part_it_is_content_and_prior():
+    prior = np.array([0.5, 0.1, 0.9, 1.0], dtype=np.float32)
+    rows = similar_rows(0, matrix=MATRIX, row_norms=NORMS, prior=prior, neighbours=None, n=4)
+    assert 3 not in [r.row for r in rows]  # the prior alone never brings a row in
+    assert {r.leader for r in rows} <= {"content", "prior"}
+    empty = sp.csr_matrix((4, 4), dtype=np.float32)
+    same = similar_rows(0, matrix=MATRIX, row_norms=NORMS, prior=prior, neighbours=empty, n=4)
+    assert [(r.row, r.score) for r in same] == [(r.row, r.score) for r in rows]
+
+
+def test_a_thin_content_movie_does_not_float_up_on_a_genre_only_match():
+    # Row 1 shares only the genre term with the query (as a movie with no overview does);
+    # row 2 shares the genre and a little text, so its raw cosine is lower.
+    m, norms = _tfidf(
+        [
+            [1.0, 1.0, 1.0, 1.0, 0.0],
+            [1.0, 0.0, 0.0, 0.0, 0.0],
+            [1.0, 0.4, 0.0, 0.0, 1.0],
+        ]
+    )
+    richness = np.array([1.0, 0.05, 1.0], dtype=np.float32)
+    raw = similar_rows(0, matrix=m, row_norms=norms, n=2)
+    assert [r.row for r in raw] == [1, 2]
+    weighed = similar_rows(0, matrix=m, row_norms=norms, richness=richness, n=2)
+    assert [r.row for r in weighed] == [2, 1]
+
+
+def test_ties_are_broken_by_the_prior_then_the_row():
+    m, norms = _tfidf([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [1.0, 0.0]])
+    no_prior = similar.SimilarWeights(prior=0.0)
+    prior = np.array([0.0, 0.2, 0.9, 0.2], dtype=np.float32)
+    rows = similar_rows(0, matrix=m, row_norms=norms, prior=prior, n=3, weights=no_prior)
+    assert [r.row for r in rows] == [2, 1, 3]
+    assert len({r.score for r in rows}) == 1
+
+
+def test_the_prior_separates_otherwise_equal_scores():
+    m, norms = _tfidf([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [1.0, 0.0]])
+    prior = np.array([0.0, 0.2, 0.9, 0.5], dtype=np.float32)
+    rows = similar_rows(0, matrix=m, row_norms=norms, prior=prior, n=3)
+    assert [r.row for r in rows] == [2, 3, 1]
+    assert len({r.score for r in rows}) == 3
+
+
+def test_the_query_and_excluded_rows_are_never_returned():
+    nb = _neighbours({(0, 2): 1.0, (0, 3): 0.5})
+    rows = similar_rows(0, matrix=MATRIX, row_norms=NORMS, neighbours=nb, exclude_rows=[2], n=4)
+    assert sorted(r.row for r in rows) == [1, 3]
+
+
+def test_stored_content_neighbours_replace_the_scan():
+    idx = np.array([[2, -1], [0, -1], [0, -1], [-1, -1]], dtype=np.int32)
+    sim = np.array([[0.7, 0.0], [0.9, 0.0], [0.7, 0.0], [0.0, 0.0]], dtype=np.float32)
+    rows = similar_rows(
+        0, matrix=MATRIX, row_norms=NORMS, content_nbr_idx=idx, content_nbr_sim=sim, n=4
+    )
+    assert [r.row for r in rows] == [2]  # only what the stored neighbours hold
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"row": 4}, "row must be a catalog row in 0..3"),
+        ({"row": -1}, "row must be a catalog row"),
+        ({"row": "0"}, "row must be a catalog row"),
+        ({"n": 0}, "n must be at least 1"),
+        ({"prior": np.zeros(3)}, "prior must have one value per catalog row (4)"),
+        ({"richness": np.zeros(5)}, "richness must have one value per catalog row"),
+        ({"neighbours": sp.csr_matrix((3, 3))}, "neighbours must be 4 x 4"),
+    ],
+)
+def test_bad_inputs_are_rejected(kwargs, message):
+    args = {"row": 0, "matrix": MATRIX, "row_norms": NORMS, **kwargs}
+    with pytest.raises(SimilarError) as exc:
+        similar_rows(args.pop("row"), **args)
+    assert message in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"cf": -1.0}, {"prior": float("nan")}, {"richness_floor": 1.5}, {"pool": 0}, {"pool": 2.5}],
+)
+def test_bad_weights_are_rejected(kwargs):
+    with pytest.raises(SimilarError):
+        SimilarWeights(**kwargs)
+
+
+def test_never_a_wall_of_equal_scores():
+    # Six rows identical to each other on every signal, then two slightly less similar ones.
+    m, norms = _tfidf([[1.0, 0.0]] * 7 + [[1.0, 0.5], [1.0, 0.6]])
+    rows = similar_rows(0, matrix=m, row_norms=norms, n=6)
+    assert [r.row for r in rows] == [1, 2, 3, 7, 8]
+    assert len({r.score for r in rows[:3]}) == 1 and rows[3].score < rows[2].score
