@@ -46,6 +46,10 @@ class SimilarWeights:
     # Candidates: this many best rows by co-rating plus this many by content. The prior only
     # reorders them, so a popular film must be related to the query to be shown at all.
     pool: int = 50
+    # Co-rating weight of a row that shares no content with the query (1.0 = no gate): on a
+    # site's ratings, co-rating alone favours whatever everyone has seen (Alien -> Schindler's
+    # List), so it counts fully only for rows that are also like the query in content.
+    cf_gate: float = 0.3
 
     def __post_init__(self):
         for name in ("cf", "content", "prior"):
@@ -54,6 +58,8 @@ class SimilarWeights:
                 raise SimilarError(f"weight {name} must be a finite number >= 0 (got {value}).")
         if not 0.0 <= self.richness_floor <= 1.0:
             raise SimilarError("richness_floor must be between 0 and 1.")
+        if not 0.0 <= self.cf_gate <= 1.0:
+            raise SimilarError("cf_gate must be between 0 and 1.")
         if int(self.pool) != self.pool or self.pool < 1:
             raise SimilarError(f"pool must be a whole number >= 1 (got {self.pool}).")
 
@@ -177,13 +183,16 @@ def similar_rows(
         text = floor + (1.0 - floor) * np.asarray(richness, dtype=np.float64)
         content *= text
         query_text = float(text[row])
-    content = _norm_max(content) * (weights.content * query_text)
+    content = _norm_max(content)
+    affinity = content.copy()  # in [0, 1], before the weights: the co-rating gate
+    content *= weights.content * query_text
 
     cf = np.zeros(n_rows, dtype=np.float64)
     if neighbours is not None and weights.cf > 0:
         nb = neighbours[row]
         cf[nb.indices] = np.asarray(nb.data, dtype=np.float64)
         cf = _norm_max(cf.clip(min=0.0)) * weights.cf
+        cf *= weights.cf_gate + (1.0 - weights.cf_gate) * affinity
 
     skip = np.fromiter((int(r) for r in exclude_rows), dtype=np.int64)
     skip = np.append(skip, row)

@@ -35,11 +35,24 @@ def _neighbours(pairs, n=4):
 
 def test_co_rating_pulls_a_co_rated_film_above_a_content_near_duplicate():
     nb = _neighbours({(0, 2): 1.0, (0, 1): 0.05})
-    rows = similar_rows(0, matrix=MATRIX, row_norms=NORMS, neighbours=nb, n=3)
+    ungated = SimilarWeights(cf_gate=1.0)
+    rows = similar_rows(0, matrix=MATRIX, row_norms=NORMS, neighbours=nb, n=3, weights=ungated)
     assert [r.row for r in rows][:2] == [2, 1]
     assert rows[0].leader == "co-rating"
     content_only = similar_rows(0, matrix=MATRIX, row_norms=NORMS, n=3)
     assert [r.row for r in content_only][:2] == [1, 2]
+
+
+def test_co_rating_counts_fully_only_where_content_agrees():
+    # Rows 1 and 2 equally co-rated with the query; 1 is also like it in text, 2 barely.
+    nb = _neighbours({(0, 1): 1.0, (0, 2): 1.0})
+    no_content = SimilarWeights(content=0.0, prior=0.0)
+    rows = similar_rows(0, matrix=MATRIX, row_norms=NORMS, neighbours=nb, n=2, weights=no_content)
+    assert [r.row for r in rows] == [1, 2]
+    assert rows[0].score > 2 * rows[1].score  # 2's co-rating is gated down towards cf_gate
+    ungated = SimilarWeights(content=0.0, prior=0.0, cf_gate=1.0)
+    flat = similar_rows(0, matrix=MATRIX, row_norms=NORMS, neighbours=nb, n=2, weights=ungated)
+    assert flat[0].score == flat[1].score
 
 
 def test_without_a_collaborative_part_it_is_content_and_prior():
@@ -122,7 +135,14 @@ def test_bad_inputs_are_rejected(kwargs, message):
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"cf": -1.0}, {"prior": float("nan")}, {"richness_floor": 1.5}, {"pool": 0}, {"pool": 2.5}],
+    [
+        {"cf": -1.0},
+        {"prior": float("nan")},
+        {"richness_floor": 1.5},
+        {"pool": 0},
+        {"pool": 2.5},
+        {"cf_gate": 1.5},
+    ],
 )
 def test_bad_weights_are_rejected(kwargs):
     with pytest.raises(SimilarError):
