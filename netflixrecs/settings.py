@@ -385,6 +385,13 @@ RECS_COLLABORATIVE = env.bool("RECS_COLLABORATIVE", default=True)
 # set (collaborative and content neighbours, selective postings, the prior's head) and scores
 # only those with the same blend; "auto" is exact below 50,000 movies, where a full scan is
 # cheaper (recommendations/twophase.py, docs/benchmarks.md).
+# Content neighbours stored per movie at build ("More like this", two-phase candidates);
+# 0 = none (serving scans the catalog instead).
+RECS_CONTENT_NEIGHBOURS = env.int("RECS_CONTENT_NEIGHBOURS", default=50)
+if not 0 <= RECS_CONTENT_NEIGHBOURS <= 1000:
+    raise environ.ImproperlyConfigured(
+        f"RECS_CONTENT_NEIGHBOURS must be 0..1000 (got {RECS_CONTENT_NEIGHBOURS})."
+    )
 RECS_SERVING = env.str("RECS_SERVING", default="auto").strip().lower()
 if RECS_SERVING not in ("exact", "two_phase", "auto"):
     raise environ.ImproperlyConfigured(

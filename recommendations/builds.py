@@ -15,9 +15,10 @@ from __future__ import annotations
 import logging
 import time
 
+from django.conf import settings
 from django.db import transaction
 
-from . import hybrid, tfidf
+from . import hybrid, neighbours, tfidf
 from .artifacts import remove_dir, save_arrays
 from .building import (
     STEPS,
@@ -103,11 +104,18 @@ def _build(
         movie_ids, soups = catalog_soups(progress=report)
         report(0, STEPS, "Fitting TF-IDF")
         model = tfidf.fit_tfidf(soups, params)
+        content_nbrs = (
+            neighbours.content_neighbours(
+                model.matrix, settings.RECS_CONTENT_NEIGHBOURS, progress=report
+            )
+            if settings.RECS_CONTENT_NEIGHBOURS > 0 and model.n_rows > 1
+            else {}
+        )
         hybrid_arrays, stats = fit_hybrid(
             model=model, movie_ids=movie_ids, params=hybrid_params, progress=report
         )
         report(2, STEPS, "Writing artifacts")
-        arrays = {**model.to_arrays(), "movie_ids": movie_ids, **hybrid_arrays}
+        arrays = {**model.to_arrays(), "movie_ids": movie_ids, **hybrid_arrays, **content_nbrs}
         checksums = save_arrays(version.artifact_dir, arrays)
         # Succeeded and active in one transaction: nobody sees a ready build that is about to
         # become active, and a failure while activating leaves the previous one active.

@@ -99,6 +99,21 @@ def _check_vector(arrays: dict, name: str, length: int, kinds: str) -> np.ndarra
     return arr
 
 
+def _check_content_neighbours(arrays: dict, n_rows: int) -> None:
+    """The optional stored content neighbours: both or neither, (n_rows, k), in range."""
+    idx, sim = arrays.get("content_nbr_idx"), arrays.get("content_nbr_sim")
+    if idx is None and sim is None:
+        return
+    if idx is None or sim is None:
+        raise ArtifactError("Content neighbours are invalid: only one of idx / sim is stored.")
+    if idx.ndim != 2 or idx.shape[0] != n_rows or sim.shape != idx.shape:
+        raise ArtifactError("Content neighbours are invalid: their shape does not match.")
+    if idx.dtype.kind not in "iu" or sim.dtype.kind != "f":
+        raise ArtifactError("Content neighbours are invalid: wrong dtypes.")
+    if idx.size and (int(idx.min()) < -1 or int(idx.max()) >= n_rows):
+        raise ArtifactError("Content neighbours are invalid: a row outside the catalog.")
+
+
 def _serving_dir(version: ModelVersion):
     """Where this process maps ``version`` from: its staged private copy (artifacts.py says
     why), or the published directory itself when staging is off or impossible here."""
@@ -149,6 +164,7 @@ def load_version(version: ModelVersion) -> LoadedModel:
             check_csr(arrays, prefix="t_", shape=(n_cols, n_rows))
             matrix_t = tfidf.matrix_from_arrays(arrays, prefix="t_")
         matrix = tfidf.matrix_from_arrays(arrays)
+        _check_content_neighbours(arrays, n_rows)
         hybrid_arrays, neighbours = None, None
         if "prior" in arrays:
             names = (*hybrid.ARRAY_NAMES, *hybrid.EXTRA_ARRAY_NAMES)

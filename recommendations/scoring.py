@@ -133,7 +133,7 @@ def blend_candidates(
     measured as ``production_two_phase``) instead of every row."""
     extra = {}
     if two_phase:
-        extra["content_nbr_idx"] = getattr(model, "content_nbr_idx", None)
+        extra["content_nbr_idx"] = model.arrays.get("content_nbr_idx")
     recs = (twophase.recommend if two_phase else hybrid.recommend)(
         model.hybrid,
         tfidf_matrix=model.matrix,

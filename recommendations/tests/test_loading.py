@@ -148,6 +148,8 @@ def test_the_failure_is_recorded_on_the_version_and_cleared_when_it_loads(catalo
         ("movie_ids", lambda a: a[:-1].copy()),
         ("row_norms", lambda a: a.astype(np.int64)),
         ("prior", lambda a: a[:3].copy()),
+        ("content_nbr_idx", lambda a: np.full_like(a, 10**6)),
+        ("content_nbr_sim", lambda a: a[:3].copy()),
     ],
 )
 def test_bad_structure_with_a_matching_checksum_keeps_the_previous_version(
@@ -408,3 +410,25 @@ def test_staging_off_maps_the_published_directory(catalog, settings):
     version = build()
     model = loading.load_version(version)
     assert Path(model.arrays["data"].filename).parent == version.artifact_dir
+
+
+def test_a_build_stores_each_movies_content_neighbours_and_serving_reads_them(catalog, settings):
+    settings.RECS_CONTENT_NEIGHBOURS = 4
+    version = build()
+    model = loading.load_version(version)
+    idx, sim = model.arrays["content_nbr_idx"], model.arrays["content_nbr_sim"]
+    assert idx.shape == (model.n_rows, 4) and sim.shape == idx.shape
+    # The stored line is the scan's top 4 (the catalog's rows are its own neighbours' truth).
+    from recommendations import tfidf
+
+    row = model.row_for(catalog["space"][0].pk)
+    scores = tfidf.cosine_scores(model.matrix, model.matrix[row], model.row_norms)
+    scores[row] = -1
+    assert set(idx[row][idx[row] >= 0]) <= set(np.flatnonzero(scores >= np.sort(scores)[-4]))
+    np.testing.assert_allclose(sim[row][0], scores.max(), rtol=1e-4)
+
+
+def test_content_neighbours_can_be_switched_off(catalog, settings):
+    settings.RECS_CONTENT_NEIGHBOURS = 0
+    model = loading.load_version(build())
+    assert "content_nbr_idx" not in model.arrays
