@@ -50,12 +50,10 @@ def main() -> None:
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     print(f"$ {' '.join(sys.argv)}")
-    print(
-        f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}, {time.strftime('%Y-%m-%d')}"
-    )
-    print(
-        "| movies | method | wall s | s per block | peak RSS GiB | recall@k vs exact | naive s (scaled) | naive / blocked |"
-    )
+    load, day = os.getloadavg()[0], time.strftime("%Y-%m-%d")
+    print(f"{os.cpu_count()} cores, load average {load:.2f}, {day}")
+    print("| movies | method | wall s | s per block | peak RSS GiB | recall@k vs exact "
+          "| naive s (scaled) | naive / blocked |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|")
     for n in (int(s) for s in args.sizes.split(",")):
         m = synthetic_matrix(n, rng)
