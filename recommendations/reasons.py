@@ -16,19 +16,18 @@ _RANK = {PERSON: 0, KEYWORD: 0, WORD: 1, GENRE: 2}
 MAX_WORD_DF_SHARE = 0.01
 # Overview filler our TF-IDF stop words (scikit-learn's English list) let through: verbs of
 # plot summaries, common first names, vague nouns. Seen on the site as "shared" reasons.
-OVERVIEW_STOP_WORDS = frozenset(
-    """
-    key john return help finds find found finding help helps helped life lives living world
-    man men woman women young old new year years time day days night way things thing make
-    makes made take takes taking set sets begins begin story stories tale tells tell film
-    movie discovers discover soon becomes become comes come goes going gets get got turn
-    turns tries try trying must will decides decide home family friend friends love help
-    james david michael peter paul mark tom jack joe mike bob frank george harry henry
-    sam max ben nick charlie mary sarah anna jane kate lisa help back away along group
-    people lead leads named called known begins starts start left right end ends ending
-    save saves saving way past future town city place small big little good bad best
-    """.split()
+_STOP_TEXT = (
+    "key john return help finds find found finding help helps helped life lives living world "
+    "man men woman women young old new year years time day days night way things thing make "
+    "makes made take takes taking set sets begins begin story stories tale tells tell film "
+    "movie discovers discover soon becomes become comes come goes going gets get got turn "
+    "turns tries try trying must will decides decide home family friend friends love help "
+    "james david michael peter paul mark tom jack joe mike bob frank george harry henry sam "
+    "max ben nick charlie mary sarah anna jane kate lisa help back away along group people "
+    "lead leads named called known begins starts start left right end ends ending save saves "
+    "saving way past future town city place small big little good bad best "
 )
+OVERVIEW_STOP_WORDS = frozenset(_STOP_TEXT.split())
 
 
 def term_kind(term: str, kinds: Mapping[str, str]) -> str:

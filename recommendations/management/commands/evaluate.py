@@ -20,7 +20,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from tqdm import tqdm
 
-from recommendations import evaluation, hybrid, strategies, tfidf
+from recommendations import evaluation, evaluation_reasons, hybrid, strategies, tfidf
 from recommendations.evaluations import record_evaluation
 from recommendations.models import ModelVersion
 
@@ -155,6 +155,11 @@ class Command(BaseCommand):
             bar.set_description(name)
             results.append(strategies.get(name).evaluate(ctx))
         predictions = [] if opts["no_predictions"] else evaluation.evaluate_predictions(ctx)
+        checks = [
+            evaluation_reasons.check_lists(ctx, name, **LIST_CHECKED[name])
+            for name in names
+            if name in LIST_CHECKED
+        ]
         elapsed = time.perf_counter() - started
 
         out: Path = opts["out"]
@@ -168,6 +173,10 @@ class Command(BaseCommand):
                 json.dumps({p.predictor: p.summary() for p in predictions}, indent=2) + "\n"
             )
         (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+        if checks:
+            (out / "list_checks.json").write_text(
+                json.dumps({c.strategy: c.summary() for c in checks}, indent=2) + "\n"
+            )
         meta = {
             "generated_at": timezone.now().isoformat(timespec="seconds"),
             "ratings": str(opts["ratings"]),
@@ -211,6 +220,9 @@ class Command(BaseCommand):
         if predictions:
             self.stdout.write("")
             self.stdout.write(format_prediction_table(predictions))
+        if checks:
+            self.stdout.write("")
+            self.stdout.write(format_check_table(checks))
         self.stdout.write(f"Report: {out / 'report.json'}; per user: {per_user_path}")
         if chart:
             self.stdout.write(f"Chart: {chart}")
@@ -231,6 +243,26 @@ class Command(BaseCommand):
         if version.status != ModelVersion.Status.SUCCEEDED:
             raise CommandError(f"Model version {version.pk} is {version.status}, not ready.")
         return version
+
+
+# The strategies whose lists carry scores and reasons: the production blend's variants.
+LIST_CHECKED = {
+    "production": {},
+    "production_two_phase": {"two_phase": True},
+    "production_no_collab": {"collab": False},
+}
+
+
+def format_check_table(checks) -> str:
+    """Tied tails (lists with more than MAX_TIED_RUN equal scores in a row) and how often the
+    named "because" movie is the leave-one-out top contributor (sampled users)."""
+    run = evaluation_reasons.MAX_TIED_RUN
+    head = f"{'strategy':<22} {'lists':>6} {f'ties>{run}':>7} {'named':>6} {'named=top':>10}"
+    lines = [head, "-" * len(head)]
+    for c in checks:
+        share = f"{c.named_top / c.named:.1%}" if c.named else "-"
+        lines.append(f"{c.strategy:<22} {c.lists:>6} {c.tied_lists:>7} {c.named:>6} {share:>10}")
+    return "\n".join(lines)
 
 
 def format_table(results, *, k: int) -> str:
