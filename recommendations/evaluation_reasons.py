@@ -5,8 +5,8 @@ Pure numpy (no Django); ``manage.py evaluate`` prints them for the hybrid strate
 * **tied runs**: lists whose top ``k`` has more than :data:`MAX_TIED_RUN` consecutive movies
   with the same score (a tail the ranking cannot order: genre-only imports);
 * **named = top contributor**: how often the first "Because you liked X" of a pick is the liked
-  movie whose removal from the history lowers that pick's score most (leave-one-out, through
-  every signal of the blend), over a sample of users.
+  movie with the largest share of that pick's score (CF and content, recomputed from the
+  blend's definition by :func:`contributions`), over a sample of users.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 from . import candidates, evaluation, hybrid, tfidf, twophase
 
 MAX_TIED_RUN = 3
-# Users whose lists get the leave-one-out check (one re-score per liked movie each).
+# Users whose lists get the reason check (one re-score per pick).
 REASON_SAMPLE = 100
 
 
@@ -34,23 +34,51 @@ def longest_tied_run(scores) -> int:
     return best
 
 
+def contributions(
+    arrays, *, tfidf_matrix, rows: np.ndarray, scores: np.ndarray, target: int
+) -> tuple[np.ndarray, float]:
+    """Each history row's part of ``target``'s blended score, recomputed from the blend's
+    definition (not from ``hybrid.explain``): ``(per history row, the rest)``.
+
+    The rest is the prior and the disliked-profile part; the two add up to the score (the
+    tests check it), so "top contributor" means the largest additive share of the score, with
+    the blend's scales as they are for this user. (Leaving a movie out would also re-scale
+    the other parts to max 1, crediting the wrong movie for the rescaling.)
+    """
+    params = hybrid.load_params(arrays)
+    parts = hybrid.score_parts(
+        arrays, tfidf_matrix=tfidf_matrix, history_rows=rows, history_scores=scores
+    )
+    out = np.zeros(rows.size)
+    if parts.cf_scale > 0:
+        nbr = hybrid.neighbour_matrix(arrays)
+        s_col = np.asarray(nbr[rows][:, [target]].todense()).ravel()
+        out += parts.weights["cf"] / parts.cf_scale * (scores - params.neutral) * s_col
+    liked = scores >= params.like_threshold
+    if parts.content_scale > 0:
+        w = scores[liked] / scores[liked].sum()
+        x = tfidf_matrix[rows[liked]].toarray().astype(np.float64)
+        t = tfidf_matrix[target].toarray().ravel().astype(np.float64)
+        p = w @ x
+        factor = float(hybrid.content_factor(tfidf_matrix, params.richness_strength)[target])
+        denom = np.linalg.norm(p) * np.linalg.norm(t)
+        if denom > 0:
+            share = w * (x @ t) / denom * factor
+            out[liked] += parts.weights["content"] / parts.content_scale * share
+    rest = float(parts.scores[target]) - float(out.sum())
+    return out, rest
+
+
 def top_contributor(
     arrays, *, tfidf_matrix, rows: np.ndarray, scores: np.ndarray, target: int, like: float
 ) -> int | None:
-    """The liked history row whose removal lowers ``target``'s blended score most."""
-    base = hybrid.score(
-        arrays, tfidf_matrix=tfidf_matrix, history_rows=rows, history_scores=scores
-    )[target]
-    best, best_drop = None, 0.0
-    for i in np.flatnonzero(scores >= like):
-        keep = np.arange(rows.size) != i
-        s = hybrid.score(
-            arrays, tfidf_matrix=tfidf_matrix, history_rows=rows[keep], history_scores=scores[keep]
-        )[target]
-        drop = float(base - s)
-        if drop > best_drop:
-            best, best_drop = int(rows[i]), drop
-    return best
+    """The liked history row with the largest positive share of ``target``'s score."""
+    contrib, _ = contributions(
+        arrays, tfidf_matrix=tfidf_matrix, rows=rows, scores=scores, target=target
+    )
+    contrib = np.where(scores >= like, contrib, -np.inf)
+    best = int(np.argmax(contrib))
+    return int(rows[best]) if contrib[best] > 0 else None
 
 
 @dataclass(frozen=True)
