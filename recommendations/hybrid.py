@@ -58,6 +58,10 @@ class HybridParams:
     site_half_ratings: int = 6000  # site ratings at which CF gets half its trust
     prior_site_half_ratings: int = 1000  # site ratings at which site counts are half the prior
     tmdb_min_votes_quantile: float = 0.8  # damping of the TMDB rating (IMDB weighted rating)
+    # How much a movie's content similarity is weighed by its text richness
+    # (``tfidf.text_richness``): 0 = not at all, 1 = in full. A movie with no overview matches
+    # every movie of its genres equally well; without this, genre-only imports float up.
+    richness_strength: float = 0.2  # tuned on MovieLens users (docs/evaluation.md)
 
     def __post_init__(self):
         if self.ease_l2 <= 0:
@@ -71,6 +75,8 @@ class HybridParams:
             raise HybridError("the *_half_ratings parameters must be at least 1.")
         if not 0 <= self.tmdb_min_votes_quantile < 1:
             raise HybridError("tmdb_min_votes_quantile must be in [0, 1).")
+        if not 0 <= self.richness_strength <= 1:
+            raise HybridError("richness_strength must be in [0, 1].")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -232,6 +238,34 @@ class ScoreParts:
     explainable_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     cold_start: bool = False
     prior_weight: float = 0.0
+    # What turns a liked row's dot product with a target into its share of the content part:
+    # per row, richness / (|row| * |liked profile|) (see :func:`content_factor`).
+    liked_norm: float = 0.0
+    row_factor: np.ndarray | None = None
+    # The CF part of the blended score on the rows it reaches (ascending rows).
+    cf_items: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    cf_part: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def cf_at(self, rows: np.ndarray) -> np.ndarray:
+        """The CF part of the blended score of ``rows`` (0 where CF does not reach)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if self.cf_items.size == 0:
+            return np.zeros(rows.size)
+        pos = np.minimum(np.searchsorted(self.cf_items, rows), self.cf_items.size - 1)
+        return np.where(self.cf_items[pos] == rows, self.cf_part[pos], 0.0)
+
+
+def content_factor(tfidf_matrix: sp.spmatrix, strength: float) -> np.ndarray:
+    """Per row, how much its content similarity counts: ``1 - strength + strength * richness``.
+
+    A pure function of the row itself (its number of terms), so a sub-catalog (two-phase
+    serving) gets exactly the full catalog's factors for its rows.
+    """
+    n = tfidf_matrix.shape[0]
+    if strength == 0:
+        return np.ones(n, dtype=np.float32)
+    rich = tfidf.text_richness(tfidf_matrix)
+    return np.float32(1.0 - strength) + np.float32(strength) * rich
 
 
 def _validate_history(rows, scores, n_items) -> tuple[np.ndarray, np.ndarray]:
@@ -302,6 +336,10 @@ def score_parts(
     cos = tfidf.cosine_scores_multi(
         tfidf_matrix, profiles, tfidf_row_norms, matrix_t=tfidf_matrix_t
     )
+    # Thin text is weak evidence: weigh every row's content similarity by its richness.
+    factor = content_factor(tfidf_matrix, params.richness_strength)
+    for part in cos:
+        part *= factor
     content_parts = []  # scaled in place, added to the total below
     if liked.any():
         liked_cos = cos[0]
@@ -310,6 +348,13 @@ def score_parts(
             liked_cos *= np.float32(weights["content"] / parts.content_scale)
             content_parts.append(liked_cos)
             parts.liked_rows, parts.liked_weights = rows[liked], scores[liked]
+            parts.liked_norm = tfidf.profile_norm(profiles[0])
+            norms = (
+                tfidf.compute_row_norms(tfidf_matrix)
+                if tfidf_row_norms is None
+                else np.asarray(tfidf_row_norms, dtype=np.float32)
+            )
+            parts.row_factor = np.divide(factor, norms, out=np.zeros_like(factor), where=norms > 0)
     if disliked.any():
         disliked_cos = cos[-1]
         top = _max_abs(disliked_cos)
@@ -323,7 +368,8 @@ def score_parts(
     parts.prior_weight = prior_weight
     total = np.multiply(prior, np.float32(prior_weight), dtype=np.float32)
     if parts.cf_scale > 0:
-        total[cf_items] += (weights["cf"] / parts.cf_scale) * cf_values
+        parts.cf_items, parts.cf_part = cf_items, (weights["cf"] / parts.cf_scale) * cf_values
+        total[cf_items] += parts.cf_part
     for part in content_parts:
         total += part
     parts.scores = total
@@ -350,6 +396,9 @@ class Recommendation:
     # Share of the score that comes from the prior (popular, well rated), not from the user's
     # own ratings: lets the site say so instead of crediting a liked movie for it.
     prior_share: float = 0.0
+    # Share of the score from the collaborative part: a pick with little of it rests on its
+    # content match alone (the site says "same genres" when that match is genres only).
+    cf_share: float = 0.0
 
 
 def _percentile(values: np.ndarray) -> np.ndarray:
@@ -541,9 +590,14 @@ def explain(
     if parts.content_scale > 0 and parts.liked_rows.size:
         w = parts.liked_weights / parts.liked_weights.sum()
         c = tfidf.contributions(tfidf_matrix, parts.liked_rows, w, targets)
-        # Dot products are cosines only when the rows are L2-normalised (reference design);
-        # the relative order of contributors is what matters here.
-        add(parts.liked_rows, parts.weights["content"] * c / parts.content_scale)
+        # Each liked row's share of the target's (richness-weighted) cosine, on the scale of
+        # the blended score like the CF terms: without the norms the content shares were
+        # several times too small next to CF, and a CF neighbour was named for a sequel.
+        per_target = parts.row_factor[targets] / max(parts.liked_norm, 1e-12)
+        add(
+            parts.liked_rows,
+            parts.weights["content"] * c * per_target[:, None] / parts.content_scale,
+        )
     allowed = {int(r) for r in parts.explainable_rows}
     contrib = {row: values for row, values in contrib.items() if row in allowed}
     if not contrib:
@@ -556,6 +610,25 @@ def explain(
         order = np.lexsort((hist, -col))[:k]
         out.append(tuple(int(hist[i]) for i in order if col[i] > 0))
     return out
+
+
+def top_n_tiebreak(
+    scores: np.ndarray, tiebreak: np.ndarray, exclude_rows: Sequence[int], n: int
+) -> np.ndarray:
+    """:func:`tfidf.top_n`, but rows with equal scores ordered by ``tiebreak`` (higher first),
+    then by row; also decides which of the rows tied at the n-th score make the list."""
+    best = tfidf.top_n(scores, exclude_rows, n)
+    if best.size == 0:
+        return best
+    tiebreak = np.asarray(tiebreak)
+    kth = scores[best[-1]]
+    above = best[scores[best] > kth]
+    tied = np.flatnonzero(scores == kth)
+    excl = np.asarray(exclude_rows, dtype=np.int64)
+    tied = tied[~np.isin(tied, excl)]
+    tied = tied[np.lexsort((tied, -tiebreak[tied]))][: best.size - above.size]
+    out = np.concatenate([above, tied])
+    return out[np.lexsort((out, -tiebreak[out], -scores[out]))]
 
 
 def recommend(
@@ -591,7 +664,8 @@ def recommend(
         neighbours=neighbours,
     )
     exclude = np.concatenate([rows, np.asarray(list(exclude_rows), dtype=np.int64)])
-    best = tfidf.top_n(parts.scores, exclude, n)
+    # Equal scores (genre-only imports with no site ratings) are ordered by the prior.
+    best = top_n_tiebreak(parts.scores, np.asarray(arrays["prior"]), exclude, n)
     reasons = (
         explain(
             arrays,
@@ -605,10 +679,16 @@ def recommend(
         else [() for _ in best]
     )
     prior = np.asarray(arrays["prior"])
+    cf = parts.cf_at(best)
     recs = []
     for i, r in enumerate(best):
         score = float(parts.scores[r])
         from_prior = float(prior[r]) * parts.prior_weight
         share = min(1.0, max(0.0, from_prior / score)) if score > 0 else 0.0
-        recs.append(Recommendation(row=int(r), score=score, because=reasons[i], prior_share=share))
+        cf_share = min(1.0, max(0.0, float(cf[i]) / score)) if score > 0 else 0.0
+        recs.append(
+            Recommendation(
+                row=int(r), score=score, because=reasons[i], prior_share=share, cf_share=cf_share
+            )
+        )
     return recs

@@ -116,6 +116,8 @@ class Candidate:
     # Share of the score that comes from the popularity prior; None when the scorer has no
     # prior (TF-IDF alone), so no "Popular and well rated" wording applies.
     prior_share: float | None
+    # Share of the score from the collaborative part (0 for scorers without one).
+    cf_share: float = 0.0
 
 
 def blend_candidates(
@@ -148,7 +150,11 @@ def blend_candidates(
     )
     return [
         Candidate(
-            row=r.row, score=r.score, because_rows=tuple(r.because), prior_share=r.prior_share
+            row=r.row,
+            score=r.score,
+            because_rows=tuple(r.because),
+            prior_share=r.prior_share,
+            cf_share=r.cf_share,
         )
         for r in recs
     ]

@@ -324,6 +324,14 @@ def user_profile(
     return sp.csr_matrix(weights_row @ matrix[rows_a])
 
 
+def profile_norm(profile: sp.spmatrix) -> float:
+    """Euclidean norm of a profile row (what :func:`cosine_scores_multi` divides by)."""
+    p = sp.csr_matrix(profile)
+    p.sum_duplicates()
+    data = p.data.astype(np.float32).astype(np.float64)  # as the cosine's float32 block
+    return float(np.sqrt(np.dot(data, data)))
+
+
 def transpose(matrix: sp.csr_matrix) -> sp.csr_matrix:
     """The term-major copy (features x rows, CSR) that :func:`cosine_scores` can use."""
     t = sp.csr_matrix(matrix.T)

@@ -195,6 +195,7 @@ def recommend(
             score=r.score,
             because=tuple(int(subset[b]) for b in r.because),
             prior_share=r.prior_share,
+            cf_share=r.cf_share,
         )
         for r in recs
     ]

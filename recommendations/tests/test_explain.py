@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from movies.models import Movie
-from recommendations import builds
+from movies.models import Genre, Movie
+from recommendations import builds, evaluation_reasons
 from recommendations.explain import PRIOR_LED_SHARE, RecommendedMovie, pretty_terms, prior_reason
+from recommendations.loading import get_active_model
 from recommendations.models import ModelVersion
-from recommendations.pipeline import recommend_for_user
-from recommendations.scoring import Candidate
+from recommendations.pipeline import gather_ratings, recommend_for_user
+from recommendations.scoring import Candidate, ModelHistory
+from recommendations.tests.catalog import THEMES, rate
+from tests.factories import MovieFactory
 
 
 def build(**kwargs) -> ModelVersion:
@@ -64,3 +67,67 @@ def test_squashed_terms_get_their_names_back(catalog):
     movie = Movie.objects.with_details().get(pk=catalog["space"][0].pk)
     terms = ["jamescameron", "spacetravel alien", "jamescameron", "unknown"]
     assert pretty_terms(terms, [movie]) == ["James Cameron", "space travel alien", "unknown"]
+
+
+def _space_terms():
+    spec = THEMES["space"]
+    return set(spec["keywords"]) | set(spec["cast"]) | {spec["director"]}
+
+
+@pytest.mark.django_db
+def test_people_and_keywords_are_named_before_genres(catalog, space_fan):
+    """The space movies share genres *and* keywords/people: the reason names the latter."""
+    build()
+    result = recommend_for_user(user=space_fan, top_n=5)
+    item = next(i for i in result.items if i.movie.pk == catalog["space"][3].pk)
+    assert item.shared, item.explanation
+    assert set(item.shared) <= _space_terms() | {t for t in item.shared if " " in t}
+    assert not set(item.shared) & set(THEMES["space"]["genres"]), item.explanation
+    assert item.explanation.startswith("Because you liked Space Movie")
+
+
+@pytest.mark.django_db
+def test_a_genre_only_pick_says_so_and_ranks_below_a_described_one(catalog, space_fan):
+    bare = MovieFactory(
+        title="Bare Space",
+        overview="",
+        genres=[Genre.objects.get(name=g) for g in THEMES["space"]["genres"]],
+        keywords=[],
+    )
+    build()
+    result = recommend_for_user(user=space_fan, top_n=12)
+    by_pk = {i.movie.pk: (n, i) for n, i in enumerate(result.items)}
+    assert bare.pk in by_pk, [i.movie.title for i in result.items]
+    rank, item = by_pk[bare.pk]
+    assert item.explanation.startswith("Same genres as Space Movie"), item.explanation
+    assert set(item.shared) <= set(THEMES["space"]["genres"])
+    # The described space movie the user has not rated comes first.
+    assert by_pk[catalog["space"][3].pk][0] < rank
+
+
+@pytest.mark.django_db
+def test_the_cited_movie_is_the_top_contributor_under_cf_too(user, co_raters):
+    """Crime Movie 3 is co-rated with Space Movie 0 by six members: whichever signal carries a
+    pick, the first "because" is the liked movie with the largest share of its score."""
+    catalog = co_raters
+    rate(user, [catalog["space"][0], catalog["crime"][0]], "5.0")
+    rate(user, catalog["romance"][:3], "2.0")
+    build()
+    result = recommend_for_user(user=user, top_n=8)
+    model = get_active_model()
+    history = ModelHistory.of(model, gather_ratings(user))
+    checked = 0
+    for item in result.items:
+        if not item.because or item.reason:
+            continue
+        top = evaluation_reasons.top_contributor(
+            model.hybrid,
+            tfidf_matrix=model.matrix,
+            rows=history.rows,
+            scores=history.scores,
+            target=model.row_for(item.movie.pk),
+            like=4.0,
+        )
+        assert item.because[0].pk == int(model.movie_ids[top]), item.explanation
+        checked += 1
+    assert checked >= 3

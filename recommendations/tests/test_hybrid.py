@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from recommendations import hybrid, tfidf
+from recommendations import evaluation_reasons, hybrid, tfidf
 
 SOUPS = [
     "space rocket alien galaxy",  # 0
@@ -208,3 +208,74 @@ def test_prior_share_tells_popular_picks_from_personal_ones(model, site_ratings)
     assert share[3] == pytest.approx(1.0)
     # Row 1 shares three words with row 0: mostly content.
     assert share[1] < 0.5
+
+
+def test_the_named_movie_is_the_top_contributor_through_cf_and_content(model, site_ratings):
+    """ "Because you liked X" names the liked movie with the largest share of the pick's
+    score, the content shares on the same scale as the CF ones (they were several times too
+    small, so a CF neighbour was named where content carried the pick)."""
+    arrays = arrays_for(model, site_ratings)
+    checked = 0
+    for rows, scores in [
+        ([0, 1, 5], [5.0, 5.0, 4.0]),
+        ([0, 2, 5], [5.0, 4.0, 4.0]),
+        ([0, 3], [5, 5]),
+    ]:
+        rows, scores = np.array(rows), np.array(scores)
+        recs = hybrid.recommend(
+            arrays, tfidf_matrix=model.matrix, history_rows=rows, history_scores=scores, n=5
+        )
+        for r in recs:
+            if not r.because:
+                continue
+            top = evaluation_reasons.top_contributor(
+                arrays,
+                tfidf_matrix=model.matrix,
+                rows=rows,
+                scores=scores,
+                target=r.row,
+                like=4.0,
+            )
+            assert r.because[0] == top, (rows, r)
+            checked += 1
+    assert checked >= 6
+
+
+def test_richness_pushes_a_genre_only_movie_below_a_described_one():
+    soups = [
+        "scifi space rocket alien galaxy wormhole crew",  # 0: liked
+        "scifi robot planet mars desert",  # 1: described, shares only the genre
+        "scifi",  # 2: genre only: all its (one-word) text is the genre, a higher cosine
+        "romance love paris",
+    ]
+    m = tfidf.fit_tfidf(soups, tfidf.TfidfParams(min_df=1, max_df=1.0))
+    ratings = sp.csr_matrix((1, 4))
+
+    def ranked(strength):
+        arrays = hybrid.fit(
+            tfidf_matrix=m.matrix,
+            ratings=ratings,
+            tmdb_popularity=np.array([0.5, 0.5, 0.5, 0.1]),  # 1 and 2: the same prior
+            params=hybrid.HybridParams(collab=False, richness_strength=strength),
+        )
+        recs = hybrid.recommend(
+            arrays, tfidf_matrix=m.matrix, history_rows=[0], history_scores=[5.0], n=2
+        )
+        return [r.row for r in recs]
+
+    assert ranked(0.0) == [2, 1]
+    assert ranked(1.0) == [1, 2]
+    assert hybrid.content_factor(m.matrix, 0.0).tolist() == [1.0] * 4
+
+
+def test_equal_scores_are_ordered_by_the_prior_not_the_row():
+    scores = np.array([0.5, 0.6, 0.6, 0.6, 0.6, 0.2], dtype=np.float32)
+    prior = np.array([0.9, 0.1, 0.2, 0.9, 0.4, 0.0])
+    assert hybrid.top_n_tiebreak(scores, prior, [], 3).tolist() == [3, 4, 2]
+    assert hybrid.top_n_tiebreak(scores, prior, [3], 5).tolist() == [4, 2, 1, 0, 5]
+    assert hybrid.top_n_tiebreak(scores, prior, [], 0).tolist() == []
+
+
+def test_richness_strength_is_checked():
+    with pytest.raises(hybrid.HybridError, match="richness_strength"):
+        hybrid.HybridParams(richness_strength=1.5)

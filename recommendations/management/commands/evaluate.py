@@ -20,7 +20,14 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from tqdm import tqdm
 
-from recommendations import evaluation, evaluation_items, hybrid, strategies, tfidf
+from recommendations import (
+    evaluation,
+    evaluation_items,
+    evaluation_reasons,
+    hybrid,
+    strategies,
+    tfidf,
+)
 from recommendations.evaluations import record_evaluation
 from recommendations.models import ModelVersion
 
@@ -161,6 +168,11 @@ class Command(BaseCommand):
             results.append(strategies.get(name).evaluate(ctx))
         predictions = [] if opts["no_predictions"] else evaluation.evaluate_predictions(ctx)
         items = [] if opts["no_item_to_item"] else item_to_item(ctx, protocol)
+        checks = [
+            evaluation_reasons.check_lists(ctx, name, **LIST_CHECKED[name])
+            for name in names
+            if name in LIST_CHECKED
+        ]
         elapsed = time.perf_counter() - started
 
         out: Path = opts["out"]
@@ -178,6 +190,10 @@ class Command(BaseCommand):
             # Its own file too: a saved Evaluation holds the per-user ranking metrics only.
             (out / "item_to_item.json").write_text(
                 json.dumps({r.ranker: r.summary() for r in items}, indent=2) + "\n"
+            )
+        if checks:
+            (out / "list_checks.json").write_text(
+                json.dumps({c.strategy: c.summary() for c in checks}, indent=2) + "\n"
             )
         meta = {
             "generated_at": timezone.now().isoformat(timespec="seconds"),
@@ -225,6 +241,9 @@ class Command(BaseCommand):
         if items:
             self.stdout.write("")
             self.stdout.write(evaluation_items.format_item_table(items))
+        if checks:
+            self.stdout.write("")
+            self.stdout.write(format_check_table(checks))
         self.stdout.write(f"Report: {out / 'report.json'}; per user: {per_user_path}")
         if chart:
             self.stdout.write(f"Chart: {chart}")
@@ -265,6 +284,26 @@ def item_to_item(ctx, protocol) -> list:
         prior=arrays["prior"],
         like_threshold=protocol.relevant_threshold,
     )
+
+
+# The strategies whose lists carry scores and reasons: the production blend's variants.
+LIST_CHECKED = {
+    "production": {},
+    "production_two_phase": {"two_phase": True},
+    "production_no_collab": {"collab": False},
+}
+
+
+def format_check_table(checks) -> str:
+    """Tied tails (lists with more than MAX_TIED_RUN equal scores in a row) and how often the
+    named "because" movie is the leave-one-out top contributor (sampled users)."""
+    run = evaluation_reasons.MAX_TIED_RUN
+    head = f"{'strategy':<22} {'lists':>6} {f'ties>{run}':>7} {'named':>6} {'named=top':>10}"
+    lines = [head, "-" * len(head)]
+    for c in checks:
+        share = f"{c.named_top / c.named:.1%}" if c.named else "-"
+        lines.append(f"{c.strategy:<22} {c.lists:>6} {c.tied_lists:>7} {c.named:>6} {share:>10}")
+    return "\n".join(lines)
 
 
 def format_table(results, *, k: int) -> str:
