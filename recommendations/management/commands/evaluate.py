@@ -270,13 +270,21 @@ def item_to_item(ctx, protocol) -> list:
 def format_table(results, *, k: int) -> str:
     head = f"{'strategy':<22} {'P@' + str(k):>8} {'R@' + str(k):>8} {'NDCG@' + str(k):>9} "
     head += f"{'hit@' + str(k):>8} {'coverage':>9} {'users':>6}"
+    head += f" {'ILD':>7} {'novelty':>8}"
     lines = [head, "-" * len(head)]
     for r in results:
         lines.append(
             f"{r.strategy:<22} {r.precision:>8.4f} {r.recall:>8.4f} {r.ndcg:>9.4f} "
-            f"{r.hit_rate:>8.4f} {r.coverage:>9.4f} {r.users:>6}"
+            f"{r.hit_rate:>8.4f} {r.coverage:>9.4f} {r.users:>6}" + _diversity_cells(r)
         )
     return "\n".join(lines)
+
+
+def _diversity_cells(r) -> str:
+    """ILD (mean 1 - TF-IDF cosine within a list) and novelty (bits), or blanks."""
+    if getattr(r, "ild", None) is None:
+        return f" {'-':>7} {'-':>8}"
+    return f" {r.ild:>7.4f} {r.novelty:>8.4f}"
 
 
 def format_prediction_table(results) -> str:
