@@ -21,7 +21,12 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from recommendations import evaluation, evaluation_items, hybrid, strategies, tfidf
-from recommendations.evaluations import record_evaluation
+from recommendations.evaluations import (
+    SiteEvaluationError,
+    dataset_identity,
+    evaluate_site,
+    record_evaluation,
+)
 from recommendations.models import ModelVersion
 
 METRICS = ("precision", "recall", "ndcg", "hit_rate", "coverage")
@@ -97,8 +102,18 @@ class Command(BaseCommand):
             action="store_true",
             help="same as --model-version with the active version",
         )
+        parser.add_argument(
+            "--site",
+            action="store_true",
+            help=(
+                "evaluate the active version (or --model-version ID) on its own catalog and "
+                "this site's ratings (temporal split per member) and record it; no files read"
+            ),
+        )
 
     def handle(self, *args, **opts):
+        if opts["site"]:
+            return self._site(opts)
         known = strategies.evaluation_names()
         names = [s.strip() for s in opts["strategies"].split(",") if s.strip()]
         unknown = [s for s in names if s not in known]
@@ -204,7 +219,10 @@ class Command(BaseCommand):
             write_chart(results, chart, k=protocol.k, users=len(splits))
 
         if version is not None:
+            dataset_name, dataset_checksum = dataset_identity(opts["ratings"])
             record = record_evaluation(
+                dataset_name=dataset_name,
+                dataset_checksum=dataset_checksum,
                 version=version,
                 metrics=report,
                 protocol=dict(protocol.__dict__),
@@ -218,6 +236,7 @@ class Command(BaseCommand):
                 seconds=round(elapsed, 1),
             )
             self.stdout.write(f"Saved as evaluation {record.pk} of model version {version.pk}.")
+            self.stdout.write(f"Measured on: {record.measured_on}.")
         self.stdout.write(format_table(results, k=protocol.k))
         if predictions:
             self.stdout.write("")
@@ -229,6 +248,33 @@ class Command(BaseCommand):
         if chart:
             self.stdout.write(f"Chart: {chart}")
         self.stdout.write(self.style.SUCCESS(f"Done in {elapsed:.1f} s."))
+
+    def _site(self, opts) -> None:
+        """``--site``: the service ``evaluations.evaluate_site`` (the admin action's too)."""
+        if opts["model_version"] is None:
+            opts = {**opts, "record": True}
+        version = self._version(opts)
+        protocol = evaluation.ProtocolParams(
+            min_ratings=opts["min_ratings"],
+            history_fraction=opts["history_fraction"],
+            relevant_threshold=opts["relevant_threshold"],
+            k=opts["k"],
+        )
+        try:
+            record = evaluate_site(version, protocol=protocol)
+        except SiteEvaluationError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(
+            f"Saved as evaluation {record.pk} of model version {version.pk}; "
+            f"measured on: {record.measured_on} ({record.users} members, "
+            f"{record.catalog_size} movies)."
+        )
+        for name, m in record.metrics.items():
+            self.stdout.write(
+                f"{name:<22} NDCG@{protocol.k} {m['ndcg']:.4f}  hit {m['hit_rate']:.4f}  "
+                f"coverage {m['coverage']:.4f}  ILD {m.get('ild', 0):.4f}  "
+                f"novelty {m.get('novelty', 0):.4f}"
+            )
 
     def _version(self, opts) -> ModelVersion | None:
         """The version to evaluate and record on, checked before any work is done."""
