@@ -34,7 +34,14 @@ class EvaluationInline(admin.TabularInline):
     model = Evaluation
     extra = 0
     can_delete = False
-    fields = ["created_at", "production_ndcg", "production_hit_rate", "users", "seconds"]
+    fields = [
+        "created_at",
+        "measured_on",
+        "production_ndcg",
+        "production_hit_rate",
+        "users",
+        "seconds",
+    ]
     readonly_fields = fields
     ordering = ["-created_at", "-id"]
     verbose_name_plural = "Evaluations (manage.py evaluate --model-version ID / --record)"
@@ -96,7 +103,7 @@ class ModelVersionAdmin(SafeActionsMixin, JobAdminMixin, admin.ModelAdmin):
         ndcg, hit = evaluation.production_ndcg, evaluation.production_hit_rate
         if ndcg is None:
             return f"#{evaluation.pk}: no production strategy"
-        return f"NDCG@10 {ndcg:.4f} · hit rate {hit:.4f}"
+        return f"NDCG@10 {ndcg:.4f} · hit rate {hit:.4f} · measured on: {evaluation.measured_on}"
 
     @admin.display(description="latest evaluation, all strategies")
     def latest_evaluation_table(self, obj: ModelVersion) -> str:

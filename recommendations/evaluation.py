@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from recommendations import candidates, collab, hybrid, predict, tfidf, twophase
+from recommendations import candidates, collab, diversity, hybrid, predict, tfidf, twophase
 
 # Content neighbours per movie the two-phase strategy reads (what a build stores).
 CONTENT_NEIGHBOURS_K = 50
@@ -309,9 +309,15 @@ class StrategyResult:
     coverage: float
     users: int
     per_user: list[tuple[int, UserMetrics]] = field(repr=False, default_factory=list)
+    # Mean intra-list diversity (1 - TF-IDF cosine) and novelty (bits); see diversity.py.
+    ild: float | None = None
+    novelty: float | None = None
 
     def summary(self) -> dict:
-        return {
+        extra = {}
+        if self.ild is not None:
+            extra = {"ild": round(self.ild, 6), "novelty": round(self.novelty or 0.0, 6)}
+        return extra | {
             "strategy": self.strategy,
             "precision": round(self.precision, 6),
             "recall": round(self.recall, 6),
@@ -479,7 +485,9 @@ def strategy_ease_tfidf(
     return out
 
 
-def _hybrid_lists(ctx: EvalContext, params, *, two_phase: bool = False) -> list[np.ndarray]:
+def _hybrid_lists(
+    ctx: EvalContext, params, *, two_phase: bool = False, scores_out: list | None = None
+) -> list[np.ndarray]:
     m = ctx.tfidf_model
     arrays = hybrid.fit(
         tfidf_matrix=m.matrix,
@@ -518,6 +526,8 @@ def _hybrid_lists(ctx: EvalContext, params, *, two_phase: bool = False) -> list[
             **extra,
         )
         out.append(np.array([r.row for r in recs], dtype=np.int64))
+        if scores_out is not None:
+            scores_out.append(np.array([r.score for r in recs], dtype=np.float64))
     return out
 
 
@@ -572,13 +582,61 @@ def run_strategy(ctx: EvalContext, name: str, scorer) -> StrategyResult:
     the site and ``manage.py evaluate``); this module only knows how to measure them.
     """
     lists = scorer(ctx)
-    return evaluate_lists(
+    result = evaluate_lists(
         strategy=name,
         splits=ctx.splits,
         recommendations=lists,
         n_items=ctx.n_items,
         k=ctx.k,
     )
+    return with_diversity(ctx, result, lists)
+
+
+def with_diversity(ctx: EvalContext, result: StrategyResult, lists) -> StrategyResult:
+    """``result`` with the mean ILD and novelty of ``lists`` (novelty from the histories)."""
+    m = ctx.tfidf_model
+    if m is None or not lists:
+        return result
+    info = diversity.self_information(np.diff(sp.csc_matrix(ctx.history).indptr))
+    top = [list(recs)[: ctx.k] for recs in lists]
+    ild = np.mean([diversity.intra_list_diversity(m.matrix, r, m.row_norms) for r in top])
+    nov = np.mean([diversity.novelty(r, info) for r in top])
+    return replace(result, ild=float(ild), novelty=float(nov))
+
+
+# MMR trade-off measured by `evaluate` (production_mmr*); 1.0 would be production itself.
+MMR_LAMBDA = 0.9
+
+
+def mmr_lists(
+    ctx: EvalContext, *, lam: float = MMR_LAMBDA, two_phase: bool = False
+) -> list[np.ndarray]:
+    """The production blend's top ``diversity.MMR_POOL`` re-ranked by MMR into ``k``."""
+    m = ctx.tfidf_model
+    scores: list[np.ndarray] = []
+    pooled = _hybrid_lists(
+        replace(ctx, k=max(ctx.k, diversity.MMR_POOL)),
+        ctx.hybrid_params,
+        two_phase=two_phase,
+        scores_out=scores,
+    )
+    out = []
+    for rows, row_scores in zip(pooled, scores, strict=True):
+        picks = diversity.mmr_rerank(
+            rows, row_scores, matrix=m.matrix, n=ctx.k, lam=lam, row_norms=m.row_norms
+        )
+        out.append(np.asarray(rows, dtype=np.int64)[picks])
+    return out
+
+
+def strategy_production_mmr(ctx: EvalContext) -> list[np.ndarray]:
+    """The production list re-ranked by MMR over its top 50 (diversity.mmr_rerank)."""
+    return mmr_lists(ctx)
+
+
+def strategy_production_mmr_strong(ctx: EvalContext) -> list[np.ndarray]:
+    """As production_mmr with lambda 0.7: what a stronger re-rank would cost."""
+    return mmr_lists(ctx, lam=0.7)
 
 
 # ---------------------------------------------------------------------------------------------

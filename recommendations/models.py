@@ -190,6 +190,18 @@ class Evaluation(models.Model):
     users = models.PositiveIntegerField(default=0)
     seconds = models.FloatField(default=0)
 
+    class Source(models.TextChoices):
+        # A ratings file (MovieLens): the version's parameters, not its catalog or members.
+        DATASET = "dataset", "dataset"
+        # The version's own catalog and this site's ratings (temporal split per member).
+        SITE = "site", "this site's ratings"
+
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.DATASET)
+    dataset_name = models.CharField(max_length=200, blank=True, default="")
+    dataset_checksum = models.CharField(
+        max_length=64, blank=True, default="", help_text="sha256 of the ratings file"
+    )
+
     objects = EvaluationQuerySet.as_manager()
 
     class Meta:
@@ -198,6 +210,13 @@ class Evaluation(models.Model):
 
     def __str__(self) -> str:
         return f"Evaluation {self.pk} of version {self.model_version_id}"
+
+    @property
+    def measured_on(self) -> str:
+        """What the figures measured, as the admin says it."""
+        if self.source == self.Source.SITE:
+            return f"this site's ratings, version {self.model_version_id}"
+        return f"{self.dataset_name or 'a ratings file'} (dataset)"
 
     def metric(self, name: str, strategy: str = "production") -> float | None:
         value = (self.metrics.get(strategy) or {}).get(name)

@@ -153,6 +153,20 @@ _EVALUATION_ONLY = (
         served=False,
         scorer=evaluation.strategy_production_two_phase,
     ),
+    Strategy(
+        name="production_mmr",
+        label="What the site serves, MMR re-rank (lambda 0.9)",
+        description="The production top 50 re-ranked by maximal marginal relevance.",
+        served=False,
+        scorer=evaluation.strategy_production_mmr,
+    ),
+    Strategy(
+        name="production_mmr_strong",
+        label="What the site serves, MMR re-rank (lambda 0.7)",
+        description="The production top 50 re-ranked by MMR, a stronger diversity weight.",
+        served=False,
+        scorer=evaluation.strategy_production_mmr_strong,
+    ),
 )
 
 REGISTRY: Mapping[str, Strategy] = MappingProxyType(

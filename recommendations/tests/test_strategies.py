@@ -24,6 +24,8 @@ EVALUATED = (
     "production_no_collab",
     "production",
     "production_two_phase",
+    "production_mmr",
+    "production_mmr_strong",
 )
 API = "/api/recommendations"
 

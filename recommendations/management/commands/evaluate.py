@@ -28,7 +28,12 @@ from recommendations import (
     strategies,
     tfidf,
 )
-from recommendations.evaluations import record_evaluation
+from recommendations.evaluations import (
+    SiteEvaluationError,
+    dataset_identity,
+    evaluate_site,
+    record_evaluation,
+)
 from recommendations.models import ModelVersion
 
 METRICS = ("precision", "recall", "ndcg", "hit_rate", "coverage")
@@ -104,8 +109,18 @@ class Command(BaseCommand):
             action="store_true",
             help="same as --model-version with the active version",
         )
+        parser.add_argument(
+            "--site",
+            action="store_true",
+            help=(
+                "evaluate the active version (or --model-version ID) on its own catalog and "
+                "this site's ratings (temporal split per member) and record it; no files read"
+            ),
+        )
 
     def handle(self, *args, **opts):
+        if opts["site"]:
+            return self._site(opts)
         known = strategies.evaluation_names()
         names = [s.strip() for s in opts["strategies"].split(",") if s.strip()]
         unknown = [s for s in names if s not in known]
@@ -220,7 +235,10 @@ class Command(BaseCommand):
             write_chart(results, chart, k=protocol.k, users=len(splits))
 
         if version is not None:
+            dataset_name, dataset_checksum = dataset_identity(opts["ratings"])
             record = record_evaluation(
+                dataset_name=dataset_name,
+                dataset_checksum=dataset_checksum,
                 version=version,
                 metrics=report,
                 protocol=dict(protocol.__dict__),
@@ -234,6 +252,7 @@ class Command(BaseCommand):
                 seconds=round(elapsed, 1),
             )
             self.stdout.write(f"Saved as evaluation {record.pk} of model version {version.pk}.")
+            self.stdout.write(f"Measured on: {record.measured_on}.")
         self.stdout.write(format_table(results, k=protocol.k))
         if predictions:
             self.stdout.write("")
@@ -248,6 +267,33 @@ class Command(BaseCommand):
         if chart:
             self.stdout.write(f"Chart: {chart}")
         self.stdout.write(self.style.SUCCESS(f"Done in {elapsed:.1f} s."))
+
+    def _site(self, opts) -> None:
+        """``--site``: the service ``evaluations.evaluate_site`` (the admin action's too)."""
+        if opts["model_version"] is None:
+            opts = {**opts, "record": True}
+        version = self._version(opts)
+        protocol = evaluation.ProtocolParams(
+            min_ratings=opts["min_ratings"],
+            history_fraction=opts["history_fraction"],
+            relevant_threshold=opts["relevant_threshold"],
+            k=opts["k"],
+        )
+        try:
+            record = evaluate_site(version, protocol=protocol)
+        except SiteEvaluationError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(
+            f"Saved as evaluation {record.pk} of model version {version.pk}; "
+            f"measured on: {record.measured_on} ({record.users} members, "
+            f"{record.catalog_size} movies)."
+        )
+        for name, m in record.metrics.items():
+            self.stdout.write(
+                f"{name:<22} NDCG@{protocol.k} {m['ndcg']:.4f}  hit {m['hit_rate']:.4f}  "
+                f"coverage {m['coverage']:.4f}  ILD {m.get('ild', 0):.4f}  "
+                f"novelty {m.get('novelty', 0):.4f}"
+            )
 
     def _version(self, opts) -> ModelVersion | None:
         """The version to evaluate and record on, checked before any work is done."""
@@ -309,13 +355,21 @@ def format_check_table(checks) -> str:
 def format_table(results, *, k: int) -> str:
     head = f"{'strategy':<22} {'P@' + str(k):>8} {'R@' + str(k):>8} {'NDCG@' + str(k):>9} "
     head += f"{'hit@' + str(k):>8} {'coverage':>9} {'users':>6}"
+    head += f" {'ILD':>7} {'novelty':>8}"
     lines = [head, "-" * len(head)]
     for r in results:
         lines.append(
             f"{r.strategy:<22} {r.precision:>8.4f} {r.recall:>8.4f} {r.ndcg:>9.4f} "
-            f"{r.hit_rate:>8.4f} {r.coverage:>9.4f} {r.users:>6}"
+            f"{r.hit_rate:>8.4f} {r.coverage:>9.4f} {r.users:>6}" + _diversity_cells(r)
         )
     return "\n".join(lines)
+
+
+def _diversity_cells(r) -> str:
+    """ILD (mean 1 - TF-IDF cosine within a list) and novelty (bits), or blanks."""
+    if getattr(r, "ild", None) is None:
+        return f" {'-':>7} {'-':>8}"
+    return f" {r.ild:>7.4f} {r.novelty:>8.4f}"
 
 
 def format_prediction_table(results) -> str:
