@@ -255,6 +255,10 @@ class ScoreParts:
         return np.where(self.cf_items[pos] == rows, self.cf_part[pos], 0.0)
 
 
+THIN_TERMS = 8
+THIN_FACTOR = 0.5
+
+
 def content_factor(tfidf_matrix: sp.spmatrix, strength: float) -> np.ndarray:
     """Per row, how much its content similarity counts: ``1 - strength + strength * richness``.
 
@@ -262,10 +266,14 @@ def content_factor(tfidf_matrix: sp.spmatrix, strength: float) -> np.ndarray:
     serving) gets exactly the full catalog's factors for its rows.
     """
     n = tfidf_matrix.shape[0]
-    if strength == 0:
-        return np.ones(n, dtype=np.float32)
     rich = tfidf.text_richness(tfidf_matrix)
-    return np.float32(1.0 - strength) + np.float32(strength) * rich
+    factor = np.float32(1.0 - strength) + np.float32(strength) * rich
+    # A row this thin is genres (and their bigrams) alone: an import without an overview. Its
+    # few heavy terms make its cosine with any profile of those genres high, so it is halved
+    # on top; rows with any real text are not touched (the evaluation catalog has none this
+    # thin, hence no change there).
+    factor[rich < np.float32(THIN_TERMS / tfidf.RICH_TERMS)] *= np.float32(THIN_FACTOR)
+    return factor if n else np.ones(0, dtype=np.float32)
 
 
 def _validate_history(rows, scores, n_items) -> tuple[np.ndarray, np.ndarray]:

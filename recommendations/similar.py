@@ -111,6 +111,20 @@ def _content_part(
     return tfidf.cosine_scores(matrix, matrix[row], row_norms, matrix_t=matrix_t).astype(np.float64)
 
 
+def _exact_cosine(matrix, row: int, rows: np.ndarray, row_norms) -> np.ndarray:
+    """Cosine of ``row`` with each of ``rows`` (sparse, no scan)."""
+    prod = sp.coo_matrix(matrix[rows] @ matrix[row].T)
+    dots = np.zeros(len(rows), dtype=np.float64)
+    np.add.at(dots, prod.row, prod.data)
+    if row_norms is None:
+        sq = np.asarray(matrix[rows].multiply(matrix[rows]).sum(axis=1)).ravel()
+        norms, own = np.sqrt(sq), float(np.sqrt(matrix[row].multiply(matrix[row]).sum()))
+    else:
+        norms, own = np.asarray(row_norms, dtype=np.float64)[rows], float(row_norms[row])
+    denom = norms * own
+    return np.divide(dots, denom, out=np.zeros_like(dots), where=denom > 0)
+
+
 # At most this many rows with the same score (to SCORE_DECIMALS) follow each other: rows
 # equal on every signal are interchangeable (typically genre-only matches with no ratings),
 # and a wall of them says nothing.
@@ -177,6 +191,15 @@ def similar_rows(
         content_nbr_idx=content_nbr_idx,
         content_nbr_sim=content_nbr_sim,
     ).clip(min=0.0)
+    stored = content_nbr_idx is not None and content_nbr_sim is not None
+    if stored and neighbours is not None and weights.cf > 0:
+        # The stored line holds only the top k by content; the co-rated rows outside it get
+        # their exact cosine (a few hundred rows, O(their terms)), so the co-rating gate below
+        # sees the same affinity as with a full scan.
+        co = neighbours[row].indices
+        co = co[content[co] == 0]
+        if co.size:
+            content[co] = _exact_cosine(matrix, row, co, row_norms).clip(min=0.0)
     query_text = 1.0
     if richness is not None:
         floor = weights.richness_floor

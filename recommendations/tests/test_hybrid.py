@@ -241,7 +241,7 @@ def test_the_named_movie_is_the_top_contributor_through_cf_and_content(model, si
     assert checked >= 6
 
 
-def test_richness_pushes_a_genre_only_movie_below_a_described_one():
+def test_richness_pushes_a_genre_only_movie_below_a_described_one(monkeypatch):
     soups = [
         "scifi space rocket alien galaxy wormhole crew",  # 0: liked
         "scifi robot planet mars desert",  # 1: described, shares only the genre
@@ -263,9 +263,21 @@ def test_richness_pushes_a_genre_only_movie_below_a_described_one():
         )
         return [r.row for r in recs]
 
-    assert ranked(0.0) == [2, 1]
     assert ranked(1.0) == [1, 2]
-    assert hybrid.content_factor(m.matrix, 0.0).tolist() == [1.0] * 4
+    monkeypatch.setattr(hybrid, "THIN_FACTOR", 1.0)
+    assert ranked(0.0) == [2, 1]  # the problem without either: the genre-only row wins
+
+
+def test_only_rows_as_thin_as_genres_alone_are_halved_at_strength_zero():
+    rows = np.zeros((2, 40), dtype=np.float32)
+    rows[0, : hybrid.THIN_TERMS] = 1.0  # just enough text
+    rows[1, :3] = 1.0  # three genres
+    m = sp.csr_matrix(rows)
+    assert hybrid.content_factor(m, 0.0).tolist() == [1.0, hybrid.THIN_FACTOR]
+    rich = tfidf.text_richness(m)
+    np.testing.assert_allclose(
+        hybrid.content_factor(m, 0.1), [0.9 + 0.1 * rich[0], (0.9 + 0.1 * rich[1]) * 0.5]
+    )
 
 
 def test_equal_scores_are_ordered_by_the_prior_not_the_row():

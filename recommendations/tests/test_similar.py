@@ -155,3 +155,25 @@ def test_never_a_wall_of_equal_scores():
     rows = similar_rows(0, matrix=m, row_norms=norms, n=6)
     assert [r.row for r in rows] == [1, 2, 3, 7, 8]
     assert len({r.score for r in rows[:3]}) == 1 and rows[3].score < rows[2].score
+
+
+def test_stored_neighbours_give_the_full_scans_list_when_they_cover_the_pool():
+    # k=1 stored: only the best content neighbour per row; the co-rated rows outside it get
+    # their exact cosine, so the blend (and its co-rating gate) match the full scan.
+    nb = _neighbours({(0, 2): 1.0, (0, 1): 0.5, (0, 3): 0.4})
+    scan = similar_rows(0, matrix=MATRIX, row_norms=NORMS, neighbours=nb, n=3)
+    idx = np.array([[1], [0], [0], [-1]], dtype=np.int32)
+    cos = (MATRIX @ MATRIX.T).toarray() / np.outer(NORMS, NORMS)
+    sim = np.array([[cos[0, 1]], [cos[1, 0]], [cos[2, 0]], [0.0]], dtype=np.float32)
+    stored = similar_rows(
+        0,
+        matrix=MATRIX,
+        row_norms=NORMS,
+        neighbours=nb,
+        content_nbr_idx=idx,
+        content_nbr_sim=sim,
+        n=3,
+    )
+    assert [r.row for r in stored] == [r.row for r in scan]
+    # float32 storage of the similarities: scores agree to a few parts in a thousand.
+    np.testing.assert_allclose([r.score for r in stored], [r.score for r in scan], rtol=5e-3)
