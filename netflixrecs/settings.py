@@ -392,6 +392,10 @@ if not 0 <= RECS_CONTENT_NEIGHBOURS <= 1000:
     raise environ.ImproperlyConfigured(
         f"RECS_CONTENT_NEIGHBOURS must be 0..1000 (got {RECS_CONTENT_NEIGHBOURS})."
     )
+# Diversity re-rank of the served list (maximal marginal relevance over the top 50): 1 = off.
+RECS_MMR_LAMBDA = env.float("RECS_MMR_LAMBDA", default=0.9)
+if not 0.0 <= RECS_MMR_LAMBDA <= 1.0:
+    raise environ.ImproperlyConfigured(f"RECS_MMR_LAMBDA must be 0..1 (got {RECS_MMR_LAMBDA}).")
 RECS_SERVING = env.str("RECS_SERVING", default="auto").strip().lower()
 if RECS_SERVING not in ("exact", "two_phase", "auto"):
     raise environ.ImproperlyConfigured(

@@ -33,7 +33,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from movies.models import HiddenMovie, Movie, Rating, WatchlistEntry
 
-from . import predictions, similar, strategies, tfidf, twophase
+from . import diversity, predictions, similar, strategies, tfidf, twophase
 from .errors import InvalidRequest
 from .explain import RecommendedMovie, explain
 from .fallbacks import FallbackReason
@@ -137,6 +137,23 @@ def keep_allowed(
     return [item for item in items if item.movie.pk not in excluded][:n]
 
 
+def rerank(candidates: list, *, model: LoadedModel, n: int, lam: float) -> list:
+    """Step 3b: maximal marginal relevance over the scored pool (``RECS_MMR_LAMBDA``; 1 = the
+    score order). What ``evaluate`` measures as ``production_mmr``: no NDCG cost there and
+    more hits and diversity on a site's own ratings (docs/evaluation.md)."""
+    if lam >= 1 or len(candidates) <= 1:
+        return candidates[:n]
+    picks = diversity.mmr_rerank(
+        [c.row for c in candidates],
+        [c.score for c in candidates],
+        matrix=model.matrix,
+        n=n,
+        lam=lam,
+        row_norms=model.row_norms,
+    )
+    return [candidates[i] for i in picks]
+
+
 def serves_two_phase(model: LoadedModel) -> bool:
     """Whether ``RECS_SERVING`` scores this model's requests two-phase (``auto``: from
     :data:`twophase.AUTO_MIN_ROWS` movies on)."""
@@ -162,13 +179,15 @@ def recommend_for_user(
     if isinstance(choice, FallbackReason):
         return _fallback(choice, model=model, ratings=ratings, excluded=excluded, n=top_n)
     exclude_rows, _ = model.rows_for(excluded)
+    lam = settings.RECS_MMR_LAMBDA
     candidates = choice.scorer(
         model=model,
         history=history,
-        n=top_n,
+        n=max(top_n, diversity.MMR_POOL) if lam < 1 else top_n,
         exclude_rows=exclude_rows,
         two_phase=serves_two_phase(model),
     )
+    candidates = rerank(candidates, model=model, n=top_n, lam=lam)
     if not candidates:
         return _fallback(
             FallbackReason.NOTHING_SIMILAR,

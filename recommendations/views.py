@@ -35,6 +35,7 @@ def _page_key(request, ratings: UserRatings) -> str:
             sorted(ratings.marks),
             request.META.get("CSRF_COOKIE", ""),
             settings.RECS_MIN_RATINGS,
+            settings.RECS_MMR_LAMBDA,
         )
     )
     digest = hashlib.blake2b(state.encode(), digest_size=16).hexdigest()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from recommendations import builds, hybrid, loading, pipeline, strategies, tfidf
+from recommendations import builds, diversity, hybrid, loading, pipeline, strategies, tfidf
 from recommendations.errors import InvalidRequest, RecommenderError
 from recommendations.models import ModelVersion
 from recommendations.pipeline import recommend_for_user, similar_movies, validate_top_n
@@ -103,7 +103,22 @@ def test_serving_calls_hybrid_recommend_with_every_rating(catalog, space_fan, mo
     monkeypatch.setattr(hybrid, "recommend", spy)
     recommend_for_user(user=space_fan, top_n=4)
     assert sorted(seen["history_scores"]) == [1.5, 1.5, 5.0, 5.0, 5.0]  # dislikes included
-    assert seen["n"] == 4 and seen["neighbours"] is loading.get_active_model().neighbours
+    # The scorer fills the re-rank's pool (RECS_MMR_LAMBDA < 1), the page gets top_n.
+    assert seen["n"] == diversity.MMR_POOL
+    assert seen["neighbours"] is loading.get_active_model().neighbours
+
+
+def test_the_served_list_is_the_mmr_rerank_of_the_scored_pool(catalog, space_fan, settings):
+    build()
+    settings.RECS_MMR_LAMBDA = 1.0
+    plain = recommend_for_user(user=space_fan, top_n=8)
+    scores = [i.score for i in plain.items]
+    assert scores == sorted(scores, reverse=True)  # lambda 1: the score order
+    settings.RECS_MMR_LAMBDA = 0.3
+    diverse = recommend_for_user(user=space_fan, top_n=8)
+    assert diverse.items[0].movie == plain.items[0].movie  # the best pick stays first
+    assert [i.movie.pk for i in diverse.items] != [i.movie.pk for i in plain.items]
+    assert all(i.explanation for i in diverse.items)  # reasons survive the re-rank
 
 
 def test_low_ratings_push_similar_movies_down(catalog):

@@ -201,7 +201,7 @@ def test_no_dense_conversion_in_the_recommender_code():
     ``manage.py evaluate`` (collab.py, evaluation.py) may densify.
     """
     root = Path(tfidf.__file__).parent
-    # evaluate only (diversity.py densifies a 10 x 10 list-pair matrix)
+    # evaluate only; diversity.py densifies at most a 50 x 50 list-pair matrix (served MMR)
     offline = {"collab.py", "evaluation.py", "evaluation_reasons.py", "diversity.py"}
     names = sorted(p.name for p in root.glob("*.py") if p.name not in offline)
     assert {
