@@ -485,9 +485,10 @@ def strategy_ease_tfidf(
     return out
 
 
-def _hybrid_lists(
-    ctx: EvalContext, params, *, two_phase: bool = False, scores_out: list | None = None
-) -> list[np.ndarray]:
+def fit_blend(ctx: EvalContext, params, *, two_phase: bool = False) -> tuple[dict, dict]:
+    """The blend fitted on the histories, and the extra arguments of its ``recommend``: for
+    two-phase, what a version stores at build time (content neighbours, brute force here and
+    only for the rows some history likes; the term-major copy)."""
     m = ctx.tfidf_model
     arrays = hybrid.fit(
         tfidf_matrix=m.matrix,
@@ -497,8 +498,6 @@ def _hybrid_lists(
     )
     extra = {}
     if two_phase:
-        # What a version stores at build time: content neighbours of every row (brute force
-        # here, only for the rows some history likes) and the term-major copy.
         liked = np.unique(
             np.concatenate(
                 [s.history_rows[s.history_scores >= params.like_threshold] for s in ctx.splits]
@@ -512,6 +511,14 @@ def _hybrid_lists(
                 m.matrix, liked, CONTENT_NEIGHBOURS_K, row_norms=m.row_norms
             ),
         }
+    return arrays, extra
+
+
+def _hybrid_lists(
+    ctx: EvalContext, params, *, two_phase: bool = False, scores_out: list | None = None
+) -> list[np.ndarray]:
+    m = ctx.tfidf_model
+    arrays, extra = fit_blend(ctx, params, two_phase=two_phase)
     recommend = twophase.recommend if two_phase else hybrid.recommend
     out = []
     for s in ctx.splits:

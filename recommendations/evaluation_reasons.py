@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import candidates, evaluation, hybrid, tfidf, twophase
+from . import evaluation, hybrid, twophase
 
 MAX_TIED_RUN = 3
 # Users whose lists get the reason check (one re-score per pick).
@@ -111,25 +111,7 @@ def check_lists(
     for the production blend (``collab=False``: without its collaborative part)."""
     params = ctx.hybrid_params if collab else replace(ctx.hybrid_params, collab=False)
     m = ctx.tfidf_model
-    arrays = hybrid.fit(
-        tfidf_matrix=m.matrix,
-        ratings=ctx.history,
-        tmdb_popularity=evaluation.tmdb_prior_for(ctx.catalog),
-        params=params,
-    )
-    extra = {}
-    if two_phase:
-        liked = np.unique(
-            np.concatenate(
-                [s.history_rows[s.history_scores >= params.like_threshold] for s in ctx.splits]
-            )
-        )
-        extra = {
-            "tfidf_matrix_t": tfidf.transpose(m.matrix),
-            "content_nbr_idx": candidates.brute_content_neighbours(
-                m.matrix, liked, evaluation.CONTENT_NEIGHBOURS_K, row_norms=m.row_norms
-            ),
-        }
+    arrays, extra = evaluation.fit_blend(ctx, params, two_phase=two_phase)
     recommend = twophase.recommend if two_phase else hybrid.recommend
     tied = named = named_top = 0
     for u, s in enumerate(ctx.splits):
