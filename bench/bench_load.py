@@ -155,6 +155,22 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def memory_of(pid: int) -> dict[str, int]:
+    """Rss / Pss (and its anonymous and file-backed parts) of ``pid`` in KiB, from
+    ``/proc/PID/smaps_rollup``: Pss divides every shared page by the processes mapping it, so
+    a model memory-mapped by N workers counts once in their sum."""
+    out = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        name, value = line.split(":", 1)
+        if name in ("Rss", "Pss", "Pss_Anon", "Pss_File"):
+            out[name] = int(value.split()[0])
+    return out
+
+
+def dir_kib(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) // 1024
+
+
 def children_of(pid: int) -> list[int]:
     kids = []
     for entry in os.listdir("/proc"):
@@ -202,6 +218,9 @@ class Site:
         self.results_path = self.scratch / "saved.json"
         self.env["LOAD_PLAN"] = str(self.plan_path)
         self.env["LOAD_RESULTS"] = str(self.results_path)
+        self.cpu_dir = self.scratch / "cpu"
+        self.cpu_dir.mkdir()
+        self.env["LOAD_CPU_DIR"] = str(self.cpu_dir)
         self.web: subprocess.Popen | None = None
 
     def manage(self, *argv: str, extra_env: dict | None = None, timeout: float = 1800) -> str:
@@ -276,7 +295,8 @@ class Site:
         self.web = subprocess.Popen(
             [PYTHON, "-m", "gunicorn", "netflixrecs.wsgi:application",
              "--workers", str(self.args.web_workers), "--bind", f"127.0.0.1:{self.port}",
-             "--timeout", "60", "--log-level", "warning"],
+             "--timeout", "60", "--log-level", "warning",
+             "--config", str(REPO / "bench" / "gunicorn_cpu.py")],
             cwd=REPO, env=self.env, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
@@ -300,6 +320,16 @@ class Site:
             urllib.request.urlopen(self.base + "/recommendations/", timeout=30)
         log(f"gunicorn at {self.base}, workers {workers}")
         return workers
+
+    def endpoint_cpu(self) -> dict[str, list[float]]:
+        """Requests and CPU seconds per endpoint so far, from the workers' hook files."""
+        totals: dict[str, list[float]] = {}
+        for path in self.cpu_dir.glob("*.json"):  # one per worker
+            for name, (count, cpu) in json.loads(path.read_text()).items():
+                entry = totals.setdefault(name, [0, 0.0])
+                entry[0] += count
+                entry[1] += cpu
+        return totals
 
     def stop_web(self) -> None:
         if self.web and self.web.poll() is None:
@@ -348,6 +378,7 @@ def main() -> int:
     workers = site.start_web()
     try:
         before = {pid: cpu_seconds(pid) for pid in [site.web.pid, *workers]}
+        (site.cpu_dir / "started").touch()
         load_before = loadavg()
         started = time.perf_counter()
         result = run_locust(site, site.scratch / "locust")
@@ -355,8 +386,10 @@ def main() -> int:
         load_after = loadavg()
         after = {pid: cpu_seconds(pid) for pid in before}
         now_workers = children_of(site.web.pid)
+        memory = {pid: memory_of(pid) for pid in [site.web.pid, *now_workers]}
     finally:
         site.stop_web()
+    by_endpoint = site.endpoint_cpu()  # written by the workers as they exit
     stats = read_stats(site.scratch / "locust")
     total = next(row for row in stats if row["Name"] == "Aggregated")
     requests = int(total["Request Count"])
@@ -376,15 +409,27 @@ def main() -> int:
     replaced = sorted(set(now_workers) - set(workers)) or "none"
     print(f"gunicorn {args.web_workers} workers (production, PostgreSQL + Redis); "
           f"workers replaced during the run: {replaced}\n")  # fmt: skip
-    print("| endpoint | requests | failures | p50 ms | p95 ms | p99 ms | queries/page |")
-    print("|---|---|---|---|---|---|---|")
+    print("| endpoint | requests | failures | p50 ms | p95 ms | p99 ms | queries/page "
+          "| server CPU ms/request |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|")
     for row in stats:
         q = queries.get(row["Name"], {}).get("queries", "")
+        count, seconds = by_endpoint.get(row["Name"], (0, 0.0))
+        per = f"{1000 * seconds / count:.1f}" if count else ""
         print(f"| {row['Name']} | {row['Request Count']} | {row['Failure Count']} | "
-              f"{row['50%']} | {row['95%']} | {row['99%']} | {q} |")  # fmt: skip
+              f"{row['50%']} | {row['95%']} | {row['99%']} | {q} | {per} |")  # fmt: skip
     print(f"\nrequests/s served: {requests / wall:.1f} ({requests} in {wall:.1f} s)")
     print(f"server CPU: {cpu:.2f} s over {requests} requests = "
           f"{1000 * cpu / max(requests, 1):.1f} ms per request")  # fmt: skip
+    models = Path(site.env["MODEL_DIR"])
+    newest = max((d for d in models.iterdir() if d.is_dir()), key=lambda d: d.stat().st_mtime)
+    print(f"\nmemory after the run (KiB, /proc/PID/smaps_rollup; model {newest.name} on disk: "
+          f"{dir_kib(newest)} KiB):")  # fmt: skip
+    print("| process | Rss | Pss | Pss anon | Pss file |\n|---|---|---|---|---|")
+    for pid, mem in memory.items():
+        role = "master" if pid == site.web.pid else "worker"
+        print(f"| {role} {pid} | {mem.get('Rss', 0)} | {mem.get('Pss', 0)} | "
+              f"{mem.get('Pss_Anon', 0)} | {mem.get('Pss_File', 0)} |")  # fmt: skip
     print(f"ratings: {len(expected)} saved responses (last per member and movie), "
           f"{len(in_db)} in the database, {len(lost)} differ, {len(extra)} unexpected")  # fmt: skip
     if result.returncode not in (0, 1):
