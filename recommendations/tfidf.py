@@ -319,9 +319,29 @@ def user_profile(
     n = matrix.shape[0]
     if rows_a.min() < 0 or rows_a.max() >= n:
         raise ValueError("a row index is outside the matrix.")
-    # (1 x k) weights times the k selected rows: touches only the liked rows, never all n.
-    weights_row = sp.csr_matrix((w / w.sum())[np.newaxis, :])
-    return sp.csr_matrix(weights_row @ matrix[rows_a])
+    # The selected rows' own CSR slices, summed per term: touches only the liked rows, never
+    # all n, and skips scipy's row-slicing and product bookkeeping (~1 ms per call, and the
+    # explanations build one per card).
+    matrix = sp.csr_matrix(matrix) if not isinstance(matrix, sp.csr_matrix) else matrix
+    w = w / w.sum()
+    starts, stops = matrix.indptr[rows_a], matrix.indptr[rows_a + 1]
+    cols = np.concatenate([matrix.indices[a:b] for a, b in zip(starts, stops, strict=True)])
+    vals = np.concatenate(
+        [
+            np.asarray(matrix.data[a:b], dtype=np.float64) * wi
+            for a, b, wi in zip(starts, stops, w, strict=True)
+        ]
+    )
+    terms, where = np.unique(cols, return_inverse=True)
+    sums = np.bincount(where, weights=vals, minlength=terms.size)
+    keep = sums != 0
+    terms, sums = terms[keep], sums[keep]
+    profile = sp.csr_matrix(
+        (sums, terms.astype(np.int32), np.array([0, terms.size], dtype=np.int32)),
+        shape=(1, matrix.shape[1]),
+    )
+    profile.has_canonical_format = True  # sorted, unique: np.unique's output
+    return profile
 
 
 def profile_norm(profile: sp.spmatrix) -> float:
