@@ -205,13 +205,14 @@ def cpu_seconds(pid: int) -> float:
 
 
 def memory_of(pid: int) -> dict[str, int]:
-    """Rss / Pss (and its anonymous and file-backed parts) of ``pid`` in KiB, from
-    ``/proc/PID/smaps_rollup``: Pss divides every shared page by the processes mapping it, so
-    a model memory-mapped by N workers counts once in their sum."""
+    """Rss / Pss (and its anonymous, file-backed and shared-memory parts) of ``pid`` in KiB,
+    from ``/proc/PID/smaps_rollup``: Pss divides every shared page by the processes mapping
+    it, so a model memory-mapped by N workers counts once in their sum. The served copy of a
+    model is staged in tmpfs (``RECS_STAGE_DIR``), so its pages are Pss_Shmem."""
     out = {}
     for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
         name, value = line.split(":", 1)
-        if name in ("Rss", "Pss", "Pss_Anon", "Pss_File"):
+        if name in ("Rss", "Pss", "Pss_Anon", "Pss_File", "Pss_Shmem"):
             out[name] = int(value.split()[0])
     return out
 
@@ -478,11 +479,13 @@ def main() -> int:
     newest = max((d for d in models.iterdir() if d.is_dir()), key=lambda d: d.stat().st_mtime)
     print(f"\nmemory after the run (KiB, /proc/PID/smaps_rollup; model {newest.name} on disk: "
           f"{dir_kib(newest)} KiB):")  # fmt: skip
-    print("| process | Rss | Pss | Pss anon | Pss file |\n|---|---|---|---|---|")
+    print("| process | Rss | Pss | Pss anon | Pss file | Pss shmem (the model) |")
+    print("|---|---|---|---|---|---|")
     for pid, mem in memory.items():
         role = "master" if pid == site.web.pid else "worker"
         print(f"| {role} {pid} | {mem.get('Rss', 0)} | {mem.get('Pss', 0)} | "
-              f"{mem.get('Pss_Anon', 0)} | {mem.get('Pss_File', 0)} |")  # fmt: skip
+              f"{mem.get('Pss_Anon', 0)} | {mem.get('Pss_File', 0)} | "
+              f"{mem.get('Pss_Shmem', 0)} |")  # fmt: skip
     print(f"ratings: {len(expected)} saved responses (last per member and movie), "
           f"{len(in_db)} in the database, {len(lost)} differ, {len(extra)} unexpected")  # fmt: skip
     if result.returncode not in (0, 1):
