@@ -115,7 +115,7 @@ _COMPACT_WIDGET = """<div class="rating-widget compact" id="rating-widget-{pk}"{
   {unrate}
   </div>
   {errors}
-</div>"""
+</div>"""  # noqa: E501 (markup kept on the template's lines)
 _COMPACT_UNRATE = """<form method="post" action="{unrate_url}" class="unrate-form"
         hx-post="{unrate_url}" hx-target="closest .rating-widget" hx-swap="outerHTML">
     {csrf}
