@@ -137,7 +137,6 @@ def prepare(
         raise VersionError(f"Version {version.pk} is {version.status}; claim it first.")
     started = time.time()
     report = _reporter(version, progress)
-    stage = staging_dir(version.artifact_dir)
     with leased(version):
         try:
             params.validate()
@@ -147,49 +146,73 @@ def prepare(
             hybrid_arrays, stats = fit_hybrid(
                 model=model, movie_ids=movie_ids, params=hybrid_params, progress=report
             )
-            remove_dir(stage)  # left over from an earlier attempt of this version
-            stage.mkdir(parents=True)
-            arrays = {**model.to_arrays(), "movie_ids": movie_ids, **hybrid_arrays}
-            checksums = save_arrays(stage / "arrays", arrays)
-            blocks: list[tuple[int, int]] = []
-            k, cosine_checksums = 0, {}
-            if settings.RECS_CONTENT_NEIGHBOURS > 0 and model.n_rows > 1:
-                m, mt = neighbours.normalised(model.matrix)
-                k = neighbours.neighbour_count(model.n_rows, settings.RECS_CONTENT_NEIGHBOURS)
-                cosine_checksums = save_arrays(
-                    stage / "cosine",
-                    {**tfidf.matrix_to_arrays(m), **tfidf.matrix_to_arrays(mt, prefix="t_")},
-                )
-                del m, mt
-                blocks = neighbours.plan_blocks(model.n_rows, settings.RECS_NEIGHBOUR_BLOCK_ROWS)
-            plan = {
-                "token": secrets.token_hex(8),
-                "started": started,
-                "activate": bool(activate),
-                "n": int(model.n_rows),
-                "k": int(k),
-                "blocks": [list(b) for b in blocks],
-                "checksums": checksums,
-                "cosine_checksums": cosine_checksums,
-                "row": {
-                    "movie_count": int(model.n_rows),
-                    "vocabulary_size": int(model.vocabulary_size),
-                    "nnz": int(model.nnz),
-                    "min_df_used": float(model.min_df_used),
-                    **stats,
-                },
+            row = {
+                "movie_count": int(model.n_rows),
+                "vocabulary_size": int(model.vocabulary_size),
+                "nnz": int(model.nnz),
+                "min_df_used": float(model.min_df_used),
+                **stats,
             }
-            write_file_atomic(stage / PLAN_FILE, lambda fh: fh.write(json.dumps(plan).encode()))
-            ModelVersion.objects.filter(pk=version.pk).update(
-                blocks_total=len(blocks), blocks_done=0
+            blocks = stage_build(
+                version=version,
+                arrays={**model.to_arrays(), "movie_ids": movie_ids, **hybrid_arrays},
+                matrix=model.matrix,
+                row=row,
+                activate=activate,
+                started=started,
             )
-            version.blocks_total, version.blocks_done = len(blocks), 0
             if blocks:
                 report(0, len(blocks), NEIGHBOURS_MESSAGE.format(done=0, total=len(blocks)))
         except BaseException as exc:
             # BaseException too: a Celery soft time limit or Ctrl-C must still mark the row.
             _fail_build(version, exc, started=started)
             raise
+    return blocks
+
+
+def stage_build(
+    *,
+    version: ModelVersion,
+    arrays: dict[str, np.ndarray],
+    matrix: sp.spmatrix,
+    row: dict,
+    activate: bool,
+    started: float,
+) -> list[tuple[int, int]]:
+    """Write the staging of ``version`` (``arrays``: every artifact but the neighbours; the
+    cosine operands of ``matrix``; the plan with ``row``, the fields finish records) and record
+    the blocks on the row; returns them. The second half of :func:`prepare` (also used by
+    ``bench/bench_build.py`` on a synthetic matrix)."""
+    stage = staging_dir(version.artifact_dir)
+    remove_dir(stage)  # left over from an earlier attempt of this version
+    stage.mkdir(parents=True)
+    checksums = save_arrays(stage / "arrays", arrays)
+    n_rows = int(matrix.shape[0])
+    blocks: list[tuple[int, int]] = []
+    k, cosine_checksums = 0, {}
+    if settings.RECS_CONTENT_NEIGHBOURS > 0 and n_rows > 1:
+        m, mt = neighbours.normalised(matrix)
+        k = neighbours.neighbour_count(n_rows, settings.RECS_CONTENT_NEIGHBOURS)
+        cosine_checksums = save_arrays(
+            stage / "cosine",
+            {**tfidf.matrix_to_arrays(m), **tfidf.matrix_to_arrays(mt, prefix="t_")},
+        )
+        del m, mt
+        blocks = neighbours.plan_blocks(n_rows, settings.RECS_NEIGHBOUR_BLOCK_ROWS)
+    plan = {
+        "token": secrets.token_hex(8),
+        "started": started,
+        "activate": bool(activate),
+        "n": n_rows,
+        "k": int(k),
+        "blocks": [list(b) for b in blocks],
+        "checksums": checksums,
+        "cosine_checksums": cosine_checksums,
+        "row": row,
+    }
+    write_file_atomic(stage / PLAN_FILE, lambda fh: fh.write(json.dumps(plan).encode()))
+    ModelVersion.objects.filter(pk=version.pk).update(blocks_total=len(blocks), blocks_done=0)
+    version.blocks_total, version.blocks_done = len(blocks), 0
     return blocks
 
 

@@ -15,6 +15,7 @@ delivered again (a stored block is not computed twice; finish is idempotent).
 from __future__ import annotations
 
 import logging
+import time
 
 from celery import chord, shared_task
 from django.conf import settings
@@ -138,8 +139,10 @@ def build_neighbour_block(self, version_id: int, start: int, stop: int) -> dict 
     chord ``rebuild_model`` launched), under the version's lease. Returns quietly when the
     version is gone or no longer running; an error fails the build (naming the block) and is
     re-raised, so the chord's finish never runs."""
+    started = time.monotonic()
     stored = build_stages.run_block(version_id=version_id, start=start, stop=stop)
-    return {"version": version_id, "block": [start, stop], "stored": stored}
+    seconds = round(time.monotonic() - started, 3)
+    return {"version": version_id, "block": [start, stop], "stored": stored, "seconds": seconds}
 
 
 @shared_task(
