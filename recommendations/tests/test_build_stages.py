@@ -70,8 +70,14 @@ def test_block_size_does_not_change_the_version(catalog, settings):
 
 
 def test_progress_names_the_blocks(catalog, small_blocks):
-    seen = []
-    builds.build_model(triggered_by="test", progress=lambda d, t, m: seen.append((d, t, m)))
+    seen, rows = [], []
+
+    def progress(done, total, message):
+        seen.append((done, total, message))
+        if message.startswith("Content"):  # what the admin's live panel reads
+            rows.append(ModelVersion.objects.values_list("progress_message", flat=True).get())
+
+    builds.build_model(triggered_by="test", progress=progress)
     blocks = [s for s in seen if s[2].startswith("Content neighbours")]
     assert blocks == [
         (0, 3, "Content neighbours: block 0 of 3"),
@@ -80,6 +86,7 @@ def test_progress_names_the_blocks(catalog, small_blocks):
         (3, 3, "Content neighbours: block 3 of 3"),
     ]
     assert seen[-2][2] == "Writing artifacts" and seen[-1][2] == "Done"
+    assert rows == [m for _, _, m in blocks]
 
 
 def test_a_failing_block_fails_the_build_and_keeps_the_previous_version(
