@@ -46,9 +46,9 @@ class CandidateLimits:
     prior_head: int = 200
     # The safe step (:func:`bounded_rows`): postings entries it may read per profile, and rows
     # it may add; past either the request keeps the heuristic set (counted as unproven).
-    safe_postings_budget: int = 400_000
+    safe_postings_budget: int = 100_000
     safe_max_rows: int = 3_000
-    safe_check_rows: int = 20_000  # rows whose exact cosine the safe step may compute
+    safe_check_rows: int = 5_000  # rows whose exact cosine the safe step may compute
     # Unproven lists on a catalog up to this many rows are answered by the exact full scan
     # instead (0: never; a full scan at 1M movies costs ~10x the two-phase request).
     exact_fallback_rows: int = 0
@@ -319,6 +319,8 @@ def bounded_rows(
             reason="postings budget",
         )
     n = matrix_t.shape[1]
+    extra = np.zeros(0, np.int64) if base_rows is None else np.asarray(base_rows, np.int64)
+    partial = None
     if ess.size:
         starts = indptr[ess_terms]
         rows = np.concatenate(
@@ -329,14 +331,12 @@ def bounded_rows(
         ).astype(np.float64) * np.repeat(unit[ess], lengths)
         vals *= np.asarray(row_factor)[rows]
         partial = np.bincount(rows, weights=vals, minlength=n)
-        seen = np.zeros(n, dtype=bool)
+        seen = np.zeros(n, dtype=bool)  # a mask, not a sort: this is O(n) memset + O(read)
         seen[rows] = True
-        touched = np.flatnonzero(seen)
+        seen[extra] = True
+        cand = np.flatnonzero(seen)
     else:
-        partial = None
-        touched = np.zeros(0, dtype=np.int64)
-    extra = np.zeros(0, np.int64) if base_rows is None else np.asarray(base_rows, np.int64)
-    cand = np.union1d(touched, extra)
+        cand = np.unique(extra)
     content = np.full(cand.size, rest)
     if partial is not None:
         content += partial[cand]
@@ -346,9 +346,8 @@ def bounded_rows(
         if prior is None
         else prior_weight * np.asarray(prior, dtype=np.float64)[cand]
     )
-    if extra.size:
-        pos = np.searchsorted(cand, extra)
-        np.add.at(ub, pos, np.asarray(base_values, dtype=np.float64))
+    if extra.size:  # (CF items are unique)
+        ub[np.searchsorted(cand, extra)] += np.asarray(base_values, dtype=np.float64)
     ub += coef * content
     keep = (ub >= threshold - tol) | (content >= content_cap * (1 - 1e-6))
     if int(keep.sum()) > check_rows:
