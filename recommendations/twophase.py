@@ -7,10 +7,23 @@ every catalog row: phase one is :mod:`recommendations.candidates`; phase two run
 rows (the history is in it so the profiles are the same and the liked movies, usually the most
 similar rows of all, take part in scaling the content part as in the full scan).
 
-What can differ from the exact full scan: a row outside the candidates is never recommended,
-and the content parts are scaled by their largest cosine among the sub-catalog's rows instead
-of the whole catalog's (the CF part's scale is exact: its extreme item is always a candidate).
-``manage.py evaluate`` measures the difference (``production_two_phase`` vs ``production``).
+Phase one is heuristic sources, then a *safe* step (:func:`candidates.bounded_rows`,
+MaxScore-style): with the heuristic sub-catalog's ``n``-th best score as the threshold, upper
+bounds of the prior (the head's minimum outside the head), of the CF part (exact on the CF
+items) and of the content part (per-term maxima, read once per model by
+:func:`cached_bounds`) rule rows out, and the postings of the profile's essential terms bring
+in every row they cannot; the same is done for the content scales (the liked and the disliked
+part are divided by their largest value over *all* rows). After the final scoring the bounds
+are checked against the final ``n``-th score: ``stats["proven"]`` then says the list is the
+full scan's. When the step would read more than ``safe_postings_budget`` postings or keep
+too many rows, the request keeps the heuristic set (``stats["reason"]`` says why), or runs the
+exact scan on catalogs up to ``CandidateLimits.exact_fallback_rows``.
+
+What can differ from the exact full scan on an unproven request: a row outside the
+candidates is never recommended, and the content parts are scaled by their largest cosine
+among the sub-catalog's rows instead of the whole catalog's (the CF part's scale is exact: its
+extreme item is always a candidate). ``manage.py evaluate`` measures the difference
+(``production_two_phase`` vs ``production``); ``bench/bench_twophase.py`` counts proofs.
 """
 
 from __future__ import annotations
