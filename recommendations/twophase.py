@@ -136,6 +136,8 @@ class _Request:
     cf_items: np.ndarray | None = None
     cf_values: np.ndarray | None = None
     liked: tuple[np.ndarray, np.ndarray] | None = None  # profile terms, weights
+    # the disliked rows and their profile weights; the profile (one more slice of the full
+    # matrix) is made only when the liked part's bound holds (:func:`_bounds`)
     disliked: tuple[np.ndarray, np.ndarray] | None = None
     head: np.ndarray | None = None
 
@@ -164,9 +166,7 @@ def _request(arrays, *, tfidf_matrix, rows, scores, neighbours, limits) -> _Requ
         req.liked = _profile(tfidf_matrix, rows[liked], scores[liked])
     disliked = scores < params.dislike_threshold
     if disliked.any() and params.dislike_weight > 0:  # as hybrid.score_parts
-        req.disliked = _profile(
-            tfidf_matrix, rows[disliked], params.dislike_threshold + 0.5 - scores[disliked]
-        )
+        req.disliked = (rows[disliked], params.dislike_threshold + 0.5 - scores[disliked])
     req.head = cached_prior_head(arrays["prior"], limits.prior_head)
     return req
 
@@ -289,12 +289,13 @@ def _bounds(req: _Request, parts, *, threshold, prior, tfidf_matrix, matrix_t, n
         **common,
     )
     disliked = None
-    if req.disliked is not None and parts.dislike_scale > 0:
+    if liked.ok and req.disliked is not None and parts.dislike_scale > 0:
+        terms, weights = _profile(tfidf_matrix, *req.disliked)
         # only the scale matters here (the part itself only lowers scores): every row that
         # could exceed the sub-catalog's largest disliked cosine is scored
         disliked = candidates.bounded_rows(
-            terms=req.disliked[0],
-            weights=req.disliked[1],
+            terms=terms,
+            weights=weights,
             threshold=np.inf,
             coef=0.0,
             content_cap=parts.dislike_scale,
