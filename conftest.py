@@ -116,6 +116,9 @@ def celery_workers(settings, tmp_path):
     db = settings.DATABASES["default"]
     # From the environment: some fixtures blank settings.REDIS_URL to test in-process paths.
     redis_url = os.environ.get("REDIS_URL", "")
+    if db["ENGINE"].endswith("postgresql") and not redis_url and IN_CI:
+        # The second CI pass is the one that runs these: it must not go green without them.
+        pytest.fail("real Celery workers need REDIS_URL (CI=true: required, not skipped)")
     if not db["ENGINE"].endswith("postgresql") or not redis_url:
         pytest.skip("needs Postgres + Redis (runs in the second CI pass)")
     url = (

@@ -13,8 +13,10 @@ requests served -- a figure that holds on a noisy machine, unlike latency. Check
 and that the database holds exactly the last score each member saw saved.
 
 Catalogs: ``tmdb`` (the 3,000 movies through the real client from the fake TMDB, then the
-MovieLens ratings matched by TMDB id, as in the issue's measurement) or ``demo`` (ours,
-fast; CI's small run). Loopback only; bounded by ``--run-time``.
+MovieLens ratings matched by TMDB id, as in the issue's measurement), ``demo`` (ours,
+fast; CI's small run) or ``synthetic`` (``--movies`` generated movies: pseudo-word titles and
+overviews, 1-3 of 19 genres, 3-12 Zipf-drawn keywords; the members' ratings are the site's).
+Loopback only; bounded by ``--run-time``.
 
 Usage::
 
@@ -94,6 +96,53 @@ plan = {
 print(json.dumps(plan))
 """
 
+SYNTHETIC_SNIPPET = r"""
+import datetime, itertools, os, random
+from django.db import transaction
+from movies.models import Genre, Keyword, Movie
+from movies.text import fold
+n = int(os.environ["LOAD_N_MOVIES"])
+rng = random.Random(11)
+letters = "abcdefghijklmnopqrstuvwxyz"
+vocab = ["".join(rng.choices(letters, k=rng.randint(3, 9))) for _ in range(20_000)]
+# Cumulative weights once: random.choices(weights=...) would re-add 20,000 weights per call.
+zipf = list(itertools.accumulate(1 / (rank + 1) for rank in range(len(vocab))))
+genres = [Genre.objects.get_or_create(name=f"Genre {g:02d}", defaults={"slug": f"genre-{g:02d}"})[0]
+          for g in range(19)]
+keywords = Keyword.objects.bulk_create(
+    [Keyword(name=f"kw {w}") for w in vocab[:8000]], ignore_conflicts=True)
+keywords = list(Keyword.objects.filter(name__startswith="kw ").order_by("pk"))
+kw_weights = list(itertools.accumulate(1 / (rank + 1) ** 0.8 for rank in range(len(keywords))))
+G = Movie.genres.through
+K = Movie.keywords.through
+batch = 5000
+for start in range(0, n, batch):
+    with transaction.atomic():
+        movies = []
+        for i in range(start, min(n, start + batch)):
+            title = " ".join(rng.choices(vocab, cum_weights=zipf, k=rng.randint(1, 4))).title()
+            year = rng.randint(1930, 2024)
+            movies.append(Movie(
+                tmdb_id=5_000_000 + i, title=title, search_title=fold(title)[:255],
+                overview=" ".join(rng.choices(vocab, cum_weights=zipf, k=rng.randint(15, 40))),
+                release_date=datetime.date(year, rng.randint(1, 12), 1), year=year,
+                runtime=rng.randint(80, 160), popularity=rng.paretovariate(1.5),
+                vote_average=round(rng.uniform(3, 9), 1),
+                vote_count=int(rng.paretovariate(1.2) * 10),
+            ))
+        Movie.objects.bulk_create(movies, batch_size=1000)
+        ids = list(Movie.objects.filter(tmdb_id__gte=5_000_000 + start,
+                                        tmdb_id__lt=5_000_000 + start + batch)
+                   .values_list("pk", flat=True))
+        G.objects.bulk_create([G(movie_id=m, genre_id=g.pk) for m in ids
+                               for g in rng.sample(genres, rng.randint(1, 3))], batch_size=5000)
+        K.objects.bulk_create([K(movie_id=m, keyword_id=k.pk) for m in ids
+                               for k in set(rng.choices(keywords, cum_weights=kw_weights,
+                                                        k=rng.randint(3, 12)))],
+                              batch_size=5000)
+print('{"movies": %d}' % Movie.objects.count())
+"""
+
 QUERIES_SNIPPET = r"""
 import json
 from django.db import connection
@@ -155,6 +204,23 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def memory_of(pid: int) -> dict[str, int]:
+    """Rss / Pss (and its anonymous, file-backed and shared-memory parts) of ``pid`` in KiB,
+    from ``/proc/PID/smaps_rollup``: Pss divides every shared page by the processes mapping
+    it, so a model memory-mapped by N workers counts once in their sum. The served copy of a
+    model is staged in tmpfs (``RECS_STAGE_DIR``), so its pages are Pss_Shmem."""
+    out = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        name, value = line.split(":", 1)
+        if name in ("Rss", "Pss", "Pss_Anon", "Pss_File", "Pss_Shmem"):
+            out[name] = int(value.split()[0])
+    return out
+
+
+def dir_kib(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) // 1024
+
+
 def children_of(pid: int) -> list[int]:
     kids = []
     for entry in os.listdir("/proc"):
@@ -202,6 +268,9 @@ class Site:
         self.results_path = self.scratch / "saved.json"
         self.env["LOAD_PLAN"] = str(self.plan_path)
         self.env["LOAD_RESULTS"] = str(self.results_path)
+        self.cpu_dir = self.scratch / "cpu"
+        self.cpu_dir.mkdir()
+        self.env["LOAD_CPU_DIR"] = str(self.cpu_dir)
         self.web: subprocess.Popen | None = None
 
     def manage(self, *argv: str, extra_env: dict | None = None, timeout: float = 1800) -> str:
@@ -243,6 +312,9 @@ class Site:
             self.manage("migrate", "-v0")
             if self.args.catalog == "demo":
                 self.manage("load_demo")
+            elif self.args.catalog == "synthetic":
+                log(f"creating {self.args.movies:,} synthetic movies")
+                self.shell(SYNTHETIC_SNIPPET, LOAD_N_MOVIES=str(self.args.movies))
             else:
                 self.load_tmdb_catalog()
             started = time.perf_counter()
@@ -276,7 +348,8 @@ class Site:
         self.web = subprocess.Popen(
             [PYTHON, "-m", "gunicorn", "netflixrecs.wsgi:application",
              "--workers", str(self.args.web_workers), "--bind", f"127.0.0.1:{self.port}",
-             "--timeout", "60", "--log-level", "warning"],
+             "--timeout", "60", "--log-level", "warning",
+             "--config", str(REPO / "bench" / "gunicorn_cpu.py")],
             cwd=REPO, env=self.env, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
@@ -300,6 +373,16 @@ class Site:
             urllib.request.urlopen(self.base + "/recommendations/", timeout=30)
         log(f"gunicorn at {self.base}, workers {workers}")
         return workers
+
+    def endpoint_cpu(self) -> dict[str, list[float]]:
+        """Requests and CPU seconds per endpoint so far, from the workers' hook files."""
+        totals: dict[str, list[float]] = {}
+        for path in self.cpu_dir.glob("*.json"):  # one per worker
+            for name, (count, cpu) in json.loads(path.read_text()).items():
+                entry = totals.setdefault(name, [0, 0.0])
+                entry[0] += count
+                entry[1] += cpu
+        return totals
 
     def stop_web(self) -> None:
         if self.web and self.web.poll() is None:
@@ -326,7 +409,8 @@ def read_stats(prefix: Path) -> list[dict]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--catalog", choices=["tmdb", "demo"], default="tmdb")
+    parser.add_argument("--catalog", choices=["tmdb", "demo", "synthetic"], default="tmdb")
+    parser.add_argument("--movies", type=int, default=100_000, help="--catalog synthetic size")
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--run-time", type=int, default=60, help="seconds of load")
     parser.add_argument("--web-workers", type=int, default=2)
@@ -348,6 +432,7 @@ def main() -> int:
     workers = site.start_web()
     try:
         before = {pid: cpu_seconds(pid) for pid in [site.web.pid, *workers]}
+        (site.cpu_dir / "started").touch()
         load_before = loadavg()
         started = time.perf_counter()
         result = run_locust(site, site.scratch / "locust")
@@ -355,8 +440,10 @@ def main() -> int:
         load_after = loadavg()
         after = {pid: cpu_seconds(pid) for pid in before}
         now_workers = children_of(site.web.pid)
+        memory = {pid: memory_of(pid) for pid in [site.web.pid, *now_workers]}
     finally:
         site.stop_web()
+    by_endpoint = site.endpoint_cpu()  # written by the workers as they exit
     stats = read_stats(site.scratch / "locust")
     total = next(row for row in stats if row["Name"] == "Aggregated")
     requests = int(total["Request Count"])
@@ -376,15 +463,29 @@ def main() -> int:
     replaced = sorted(set(now_workers) - set(workers)) or "none"
     print(f"gunicorn {args.web_workers} workers (production, PostgreSQL + Redis); "
           f"workers replaced during the run: {replaced}\n")  # fmt: skip
-    print("| endpoint | requests | failures | p50 ms | p95 ms | p99 ms | queries/page |")
-    print("|---|---|---|---|---|---|---|")
+    print("| endpoint | requests | failures | p50 ms | p95 ms | p99 ms | queries/page "
+          "| server CPU ms/request |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|")
     for row in stats:
         q = queries.get(row["Name"], {}).get("queries", "")
+        count, seconds = by_endpoint.get(row["Name"], (0, 0.0))
+        per = f"{1000 * seconds / count:.1f}" if count else ""
         print(f"| {row['Name']} | {row['Request Count']} | {row['Failure Count']} | "
-              f"{row['50%']} | {row['95%']} | {row['99%']} | {q} |")  # fmt: skip
+              f"{row['50%']} | {row['95%']} | {row['99%']} | {q} | {per} |")  # fmt: skip
     print(f"\nrequests/s served: {requests / wall:.1f} ({requests} in {wall:.1f} s)")
     print(f"server CPU: {cpu:.2f} s over {requests} requests = "
           f"{1000 * cpu / max(requests, 1):.1f} ms per request")  # fmt: skip
+    models = Path(site.env["MODEL_DIR"])
+    newest = max((d for d in models.iterdir() if d.is_dir()), key=lambda d: d.stat().st_mtime)
+    print(f"\nmemory after the run (KiB, /proc/PID/smaps_rollup; model {newest.name} on disk: "
+          f"{dir_kib(newest)} KiB):")  # fmt: skip
+    print("| process | Rss | Pss | Pss anon | Pss file | Pss shmem (the model) |")
+    print("|---|---|---|---|---|---|")
+    for pid, mem in memory.items():
+        role = "master" if pid == site.web.pid else "worker"
+        print(f"| {role} {pid} | {mem.get('Rss', 0)} | {mem.get('Pss', 0)} | "
+              f"{mem.get('Pss_Anon', 0)} | {mem.get('Pss_File', 0)} | "
+              f"{mem.get('Pss_Shmem', 0)} |")  # fmt: skip
     print(f"ratings: {len(expected)} saved responses (last per member and movie), "
           f"{len(in_db)} in the database, {len(lost)} differ, {len(extra)} unexpected")  # fmt: skip
     if result.returncode not in (0, 1):

@@ -82,6 +82,26 @@ class MovieQuerySet(models.QuerySet):
             ),
         )
 
+    def term_names(self, movie_ids) -> dict[int, dict[str, list[str]]]:
+        """Genre, keyword and person names of ``movie_ids``, by movie and kind ("genre",
+        "keyword", "person"), in three queries of plain values: what explanations turn
+        squashed tokens back into, without building a model instance per keyword."""
+        ids = sorted({int(m) for m in movie_ids})
+        out: dict[int, dict[str, list[str]]] = {
+            mid: {"genre": [], "keyword": [], "person": []} for mid in ids
+        }
+        if not ids:
+            return out
+        sources = (
+            ("genre", Movie.genres.through.objects.order_by("genre__name"), "genre__name"),
+            ("keyword", Movie.keywords.through.objects.order_by("keyword__name"), "keyword__name"),
+            ("person", Credit.objects.order_by("kind", "order"), "person__name"),
+        )
+        for kind, rows, name in sources:
+            for mid, value in rows.filter(movie_id__in=ids).values_list("movie_id", name):
+                out[mid][kind].append(value)
+        return out
+
     def popular(self):
         return self.order_by("-popularity", "-vote_count", "title")
 

@@ -392,6 +392,14 @@ if not 0 <= RECS_CONTENT_NEIGHBOURS <= 1000:
     raise environ.ImproperlyConfigured(
         f"RECS_CONTENT_NEIGHBOURS must be 0..1000 (got {RECS_CONTENT_NEIGHBOURS})."
     )
+# Rows per content-neighbour block of a build: one Celery task each when a broker is
+# configured (the blocks of one build spread over every worker), run in order in-process
+# when not. A block's memory grows with it (its rows' top-k products), not with the catalog.
+RECS_NEIGHBOUR_BLOCK_ROWS = env.int("RECS_NEIGHBOUR_BLOCK_ROWS", default=2048)
+if not 1 <= RECS_NEIGHBOUR_BLOCK_ROWS <= 100_000:
+    raise environ.ImproperlyConfigured(
+        f"RECS_NEIGHBOUR_BLOCK_ROWS must be 1..100000 (got {RECS_NEIGHBOUR_BLOCK_ROWS})."
+    )
 # Diversity re-rank of the served list (maximal marginal relevance over the top 50): 1 = off.
 RECS_MMR_LAMBDA = env.float("RECS_MMR_LAMBDA", default=0.9)
 if not 0.0 <= RECS_MMR_LAMBDA <= 1.0:

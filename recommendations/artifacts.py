@@ -79,6 +79,31 @@ def save_arrays(target_dir: Path, arrays: dict[str, np.ndarray]) -> dict[str, st
         raise
 
 
+def staging_dir(target_dir: Path) -> Path:
+    """Where a build that runs in stages (``recommendations.build_stages``) keeps its work
+    beside ``target_dir``: hidden like a temporary directory (so pruning removes one a killed
+    build left behind) and never loaded by anyone but the build."""
+    target_dir = Path(target_dir)
+    return target_dir.parent / f"{TMP_PREFIX}{target_dir.name}-staging"
+
+
+def write_file_atomic(path: Path, write) -> None:
+    """``write(fh)`` into a temporary name beside ``path``, fsync, then ``os.replace``: a
+    reader (or a second delivery of the same work) sees the whole file or none."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{path.name}-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
 def _fsync_dir(path: Path) -> None:
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -115,12 +140,14 @@ def npy_layout(path: Path) -> tuple[tuple[int, ...], np.dtype, int]:
 
 
 def load_arrays(
-    source_dir: Path, checksums: dict[str, str], *, mmap: bool = True, verify: bool = True
+    source_dir: Path, checksums: dict[str, str], *, mmap: bool | str = True, verify: bool = True
 ) -> dict[str, np.ndarray]:
     """Load every file listed in ``checksums``; raise :class:`ArtifactError` on any problem.
 
     With ``mmap`` the arrays are memory-mapped read-only, so several processes loading the
-    same version share the page cache instead of each holding a private copy. Every file's
+    same version share the page cache instead of each holding a private copy (``mmap="c"``:
+    copy-on-write, for compiled kernels that only accept writable arrays; pages are still
+    shared until written, and nothing is ever written back). Every file's
     size is compared with its header before anything is mapped (a short file would otherwise
     be mapped past its end, and touching those pages kills the process with SIGBUS).
     """
@@ -148,7 +175,9 @@ def load_arrays(
                 )
         try:
             arrays[Path(file_name).stem] = np.load(
-                path, mmap_mode="r" if mmap else None, allow_pickle=False
+                path,
+                mmap_mode=mmap if isinstance(mmap, str) else ("r" if mmap else None),
+                allow_pickle=False,
             )
         except (ValueError, OSError, EOFError) as exc:
             raise ArtifactError(f"Artifact {path} cannot be read: {exc}") from exc
@@ -217,14 +246,17 @@ def remove_dir(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def remove_stale_tmp_dirs(base: Path, *, older_than: float) -> int:
+def remove_stale_tmp_dirs(base: Path, *, older_than: float, keep: set[str] = frozenset()) -> int:
     """Delete temporary build directories under ``base`` last modified before ``older_than``
-    (a timestamp): left behind by builds that were killed. Returns how many were removed."""
+    (a timestamp): left behind by builds that were killed. ``keep``: names never removed (the
+    staging directories of builds in progress). Returns how many were removed."""
     base = Path(base)
     if not base.is_dir():
         return 0
     removed = 0
     for path in base.iterdir():
+        if path.name in keep:
+            continue
         if path.name.startswith(TMP_PREFIX) and path.stat().st_mtime < older_than:
             remove_dir(path)
             removed += 1

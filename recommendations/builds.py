@@ -8,26 +8,17 @@ the queued row: nothing here knows about Celery.
 
 A build holds the version's lease (:meth:`Job.lease`) from start to finish, so a build whose
 process is killed stops blocking new builds as soon as its lease is gone, not after a timeout.
+The work itself is in :mod:`recommendations.build_stages` (prepare, the content-neighbour
+blocks, finish): ``build_model`` runs the stages in order here; the task fans the blocks out
+over the Celery workers when a broker is configured.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 
-from django.conf import settings
-from django.db import transaction
-
-from . import hybrid, neighbours, tfidf
-from .artifacts import remove_dir, save_arrays
-from .building import (
-    STEPS,
-    ProgressFn,
-    catalog_soups,
-    default_hybrid_params,
-    default_params,
-    fit_hybrid,
-)
+from . import build_stages, hybrid, tfidf
+from .building import ProgressFn, default_hybrid_params, default_params
 from .errors import BuildAlreadyRunning, VersionError
 from .models import ModelVersion
 
@@ -68,14 +59,8 @@ def build_model(
     else:
         if version.status != ModelVersion.Status.RUNNING:
             raise VersionError(f"Version {version.pk} is {version.status}; claim it first.")
-        if params is None:
-            params = (
-                tfidf.TfidfParams.from_dict(version.params) if version.params else default_params()
-            )
-        version.params = params.to_dict()
-        version.error = ""
-        version.save(update_fields=["params", "error", "updated_at"])
-    with version.lease():
+        params = stored_params(version, params)
+    with build_stages.leased(version):
         return _build(
             version,
             params=params,
@@ -83,6 +68,19 @@ def build_model(
             activate=activate,
             progress=progress,
         )
+
+
+def stored_params(
+    version: ModelVersion, params: tfidf.TfidfParams | None = None
+) -> tfidf.TfidfParams:
+    """``params``, else the claimed ``version``'s stored vectorizer parameters (the settings'
+    when it has none), recorded on the row with its error cleared (a retry starts clean)."""
+    if params is None:
+        params = tfidf.TfidfParams.from_dict(version.params) if version.params else default_params()
+    version.params = params.to_dict()
+    version.error = ""
+    version.save(update_fields=["params", "error", "updated_at"])
+    return params
 
 
 def _build(
@@ -93,61 +91,21 @@ def _build(
     activate: bool,
     progress: ProgressFn | None,
 ) -> ModelVersion:
-    def report(done: int, total: int, message: str) -> None:
-        version.report_progress(done, total, message)
-        if progress:
-            progress(done, total, message)
-
-    started = time.monotonic()
-    try:
-        params.validate()
-        movie_ids, soups = catalog_soups(progress=report)
-        report(0, STEPS, "Fitting TF-IDF")
-        model = tfidf.fit_tfidf(soups, params)
-        content_nbrs = (
-            neighbours.content_neighbours(
-                model.matrix, settings.RECS_CONTENT_NEIGHBOURS, progress=report
-            )
-            if settings.RECS_CONTENT_NEIGHBOURS > 0 and model.n_rows > 1
-            else {}
-        )
-        hybrid_arrays, stats = fit_hybrid(
-            model=model, movie_ids=movie_ids, params=hybrid_params, progress=report
-        )
-        report(2, STEPS, "Writing artifacts")
-        arrays = {**model.to_arrays(), "movie_ids": movie_ids, **hybrid_arrays, **content_nbrs}
-        checksums = save_arrays(version.artifact_dir, arrays)
-        # Succeeded and active in one transaction: nobody sees a ready build that is about to
-        # become active, and a failure while activating leaves the previous one active.
-        with transaction.atomic():
-            version.succeed(
-                checksums=checksums,
-                movie_count=model.n_rows,
-                vocabulary_size=model.vocabulary_size,
-                nnz=model.nnz,
-                min_df_used=float(model.min_df_used),
-                build_seconds=round(time.monotonic() - started, 3),
-                progress_done=STEPS,
-                progress_total=STEPS,
-                progress_message="Done",
-                **stats,
-            )
-            if activate:
-                version.activate()
-    except BaseException as exc:
-        # BaseException too: a Celery soft time limit or Ctrl-C must still mark the row.
-        remove_dir(version.artifact_dir)
-        version.flush_progress()  # the step it failed in, for the admin
-        version.fail(f"{type(exc).__name__}: {exc}"[:5000])
-        ModelVersion.objects.filter(pk=version.pk).update(
-            is_active=False, build_seconds=round(time.monotonic() - started, 3)
-        )
-        logger.warning("Model build %s failed: %s", version.pk, version.error)
-        raise
-    if progress:
-        progress(STEPS, STEPS, "Done")
-    version.refresh_from_db()
-    return version
+    # The stages the Celery fan-out runs on many workers, here in order (build_stages).
+    blocks = build_stages.prepare(
+        version=version,
+        params=params,
+        hybrid_params=hybrid_params,
+        activate=activate,
+        progress=progress,
+    )
+    for start, stop in blocks:
+        build_stages.run_block(version_id=version.pk, start=start, stop=stop, progress=progress)
+    built = build_stages.finish(version_id=version.pk, progress=progress)
+    if built is None or built.status != ModelVersion.Status.SUCCEEDED:
+        # Marked failed (admin, stale expiry) while it ran: the stages stopped quietly.
+        raise VersionError(f"Version {version.pk} was stopped while building.")
+    return built
 
 
 def request_rebuild(*, triggered_by: str, activate: bool = True) -> ModelVersion | None:

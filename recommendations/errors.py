@@ -24,3 +24,7 @@ class BuildAlreadyRunning(RecommenderError, JobAlreadyRunning):
     Raised by the job base (``ModelVersion.already_running_error``) with the message of
     ``ModelVersion.already_running_message``.
     """
+
+
+class BuildError(RecommenderError):
+    """A stage of a model build found its work incomplete (a missing block, a lost plan)."""

@@ -62,40 +62,63 @@ class RecommendedMovie:
         return " · ".join(parts)
 
 
-def pretty_terms(terms: list[str], movies: list[Movie]) -> list[str]:
-    """Map squashed tokens ("jamescameron") back to the names people know ("James Cameron")."""
+# One cited movie's names, squashed as the soup squashes them: token -> (kind, name).
+TermLookup = dict[str, tuple[str, str]]
+
+
+def term_lookup(movie_names: dict[str, list[str]]) -> TermLookup:
+    """A movie's names (``Movie.objects.term_names``) by squashed token. A token that is a
+    person, a keyword and a genre at once keeps all three meanings apart: the kind goes by
+    person > keyword > genre, the name people read by genre > keyword > person."""
+    kinds: dict[str, str] = {}
     names: dict[str, str] = {}
-    for m in movies:
-        for obj in [*m.genres.all(), *m.keywords.all(), *(c.person for c in m.credits.all())]:
-            names.setdefault(tfidf.squash_name(obj.name).lower(), obj.name)
+    for key, kind in (("person", reasons.PERSON), ("keyword", reasons.KEYWORD)):
+        for name in movie_names[key]:
+            kinds.setdefault(tfidf.squash_name(name).lower(), kind)
+    for name in movie_names["genre"]:
+        kinds.setdefault(tfidf.squash_name(name).lower(), reasons.GENRE)
+    for key in ("genre", "keyword", "person"):
+        for name in movie_names[key]:
+            names.setdefault(tfidf.squash_name(name).lower(), name)
+    return {tok: (kind, names[tok]) for tok, kind in kinds.items()}
+
+
+def pretty_terms(terms: list[str], lookups: list[TermLookup]) -> list[str]:
+    """Map squashed tokens ("jamescameron") back to the names people know ("James Cameron"),
+    from the cited movies' lookups (the first movie that knows a token names it)."""
     out: list[str] = []
     for term in terms:
-        pretty = " ".join(names.get(tok, tok) for tok in term.split())
+        pretty = " ".join(_first(lookups, tok, 1, tok) for tok in term.split())
         if pretty not in out:
             out.append(pretty)
     return out
 
 
-def term_kinds(movies: list[Movie]) -> dict[str, str]:
-    """Squashed token -> person / keyword / genre, from the movies' own details (any other
-    token of the soup is an overview word)."""
+def term_kinds(terms: list[str], lookups: list[TermLookup]) -> dict[str, str]:
+    """Squashed token -> person / keyword / genre for the tokens of ``terms``, from the cited
+    movies' own details (any other token of the soup is an overview word)."""
     kinds: dict[str, str] = {}
-    for m in movies:
-        for objs, kind in (
-            ([c.person for c in m.credits.all()], reasons.PERSON),
-            (m.keywords.all(), reasons.KEYWORD),
-            (m.genres.all(), reasons.GENRE),
-        ):
-            for obj in objs:
-                kinds.setdefault(tfidf.squash_name(obj.name).lower(), kind)
+    for term in terms:
+        for tok in term.split():
+            kind = _first(lookups, tok, 0, None)
+            if kind is not None:
+                kinds[tok] = kind
     return kinds
+
+
+def _first(lookups: list[TermLookup], token: str, part: int, default):
+    for lookup in lookups:
+        found = lookup.get(token)
+        if found is not None:
+            return found[part]
+    return default
 
 
 def document_frequencies(model: LoadedModel, terms: list[str]) -> dict[str, int]:
     """In how many catalog movies each term occurs (the postings' lengths)."""
     if not terms:
         return {}
-    index = {str(name): j for j, name in enumerate(model.feature_names) if str(name) in terms}
+    index = model.feature_index
     cols = np.array([index[t] for t in terms if t in index], dtype=np.int64)
     if model.matrix_t is not None:
         counts = np.diff(model.matrix_t.indptr)[cols]
@@ -105,19 +128,20 @@ def document_frequencies(model: LoadedModel, terms: list[str]) -> dict[str, int]
 
 
 def shared_terms(
-    *, model: LoadedModel, profile, row: int, movies: list[Movie]
+    *, model: LoadedModel, profile, row: int, lookups: list[TermLookup]
 ) -> tuple[list[str], bool]:
     """The informative terms row ``row`` shares with ``profile``, as people write them, and
-    whether they are genres only (see :func:`reasons.pick_terms`)."""
+    whether they are genres only (see :func:`reasons.pick_terms`). ``lookups``: the cited
+    movies' :func:`term_lookup`, the recommended movie first."""
     terms = tfidf.shared_terms(model.matrix, profile, int(row), model.feature_names, k=SHARED_POOL)
     picked, genres_only = reasons.pick_terms(
         terms,
-        term_kinds(movies),
+        term_kinds(terms, lookups),
         document_frequencies(model, terms),
         n_rows=model.matrix.shape[0],
         k=SHARED_TERMS,
     )
-    return pretty_terms(picked, movies), genres_only
+    return pretty_terms(picked, lookups), genres_only
 
 
 def cited_profile(model: LoadedModel, history: ModelHistory, because_rows) -> object:
@@ -153,7 +177,13 @@ def explain(
     queries. A movie deleted since the build cannot be shown and is left out."""
     rec_ids = [int(model.movie_ids[c.row]) for c in candidates]
     because_ids = {int(model.movie_ids[b]) for c in candidates for b in c.because_rows}
-    movies = Movie.objects.with_details().in_bulk(rec_ids + sorted(because_ids))
+    wanted = rec_ids + sorted(because_ids)
+    # Cards show title, year, poster and genres; the reasons need only names, read as plain
+    # values (model instances of every keyword and credit cost ~70% of an uncached page).
+    movies = Movie.objects.for_cards().in_bulk(wanted)
+    lookups = {mid: term_lookup(names) for mid, names in Movie.objects.term_names(wanted).items()}
+    # Many cards cite the same liked movies: one profile per cited set.
+    profiles: dict[tuple[int, ...], object] = {}
     items: list[RecommendedMovie] = []
     for candidate, movie_id in zip(candidates, rec_ids, strict=True):
         movie = movies.get(movie_id)
@@ -164,11 +194,14 @@ def explain(
             for liked_id in (int(model.movie_ids[b]) for b in candidate.because_rows)
             if liked_id in movies
         ]
+        cited = tuple(int(b) for b in candidate.because_rows)
+        if cited not in profiles:
+            profiles[cited] = tfidf.canonical_row(cited_profile(model, history, cited))
         shared, genres_only = shared_terms(
             model=model,
-            profile=cited_profile(model, history, candidate.because_rows),
+            profile=profiles[cited],
             row=candidate.row,
-            movies=[movie, *because],
+            lookups=[lookups[m.pk] for m in (movie, *because)],
         )
         items.append(
             RecommendedMovie(

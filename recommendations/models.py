@@ -15,9 +15,9 @@ from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from netflixrecs.jobs.models import Job, JobQuerySet, JobStatus
+from netflixrecs.jobs.models import Job, JobQuerySet, JobStatus, stale_seconds
 
-from .artifacts import remove_dir, remove_stale_tmp_dirs
+from .artifacts import remove_dir, remove_stale_tmp_dirs, staging_dir
 from .errors import BuildAlreadyRunning, VersionError
 from .signals import version_activated
 
@@ -45,8 +45,12 @@ class ModelVersionQuerySet(JobQuerySet):
         for version in doomed:
             version.delete_with_files()
         # A temporary directory younger than the build time limit may belong to a running build.
+        # A fanned-out build may run longer than one task's limit: its staging is kept.
+        building = {staging_dir(v.artifact_dir).name for v in self.in_progress()}
         remove_stale_tmp_dirs(
-            Path(settings.MODEL_DIR), older_than=time.time() - settings.RECS_BUILD_TIME_LIMIT
+            Path(settings.MODEL_DIR),
+            older_than=time.time() - settings.RECS_BUILD_TIME_LIMIT,
+            keep=building,
         )
         return len(doomed)
 
@@ -84,6 +88,10 @@ class ModelVersion(Job):
     )
     # {file name: sha256 hex}; verified whenever a process loads the artifacts.
     checksums = models.JSONField(default=dict, blank=True)
+    # The content-neighbour step in row blocks (recommendations/build_stages.py): planned by
+    # the build, counted as block tasks finish (on any number of workers).
+    blocks_total = models.PositiveIntegerField(default=0, help_text="content-neighbour blocks")
+    blocks_done = models.PositiveIntegerField(default=0)
     # Written by a web process that could not load this version's files (with what it serves
     # instead); cleared by the next process that loads them. Shown in the admin.
     load_error = models.TextField(blank=True)
@@ -111,6 +119,13 @@ class ModelVersion(Job):
 
     def __str__(self) -> str:
         return f"Model v{self.pk} ({self.status}{', active' if self.is_active else ''})"
+
+    @classmethod
+    def lease_grace_seconds(cls) -> float:
+        # A fanned-out build holds no lease between its tasks (the planner has ended, the
+        # first block task is on its way); give it the grace a silent job gets without
+        # PostgreSQL before calling it dead, as SyncRun does.
+        return max(super().lease_grace_seconds(), stale_seconds())
 
     @classmethod
     def already_running_message(cls, running: ModelVersion | None) -> str:
@@ -164,6 +179,7 @@ class ModelVersion(Job):
         path = self.artifact_dir
         self.delete()
         remove_dir(path)
+        remove_dir(staging_dir(path))  # left by a fanned-out build that was killed
 
 
 class EvaluationQuerySet(models.QuerySet):

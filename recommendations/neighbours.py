@@ -30,8 +30,12 @@ class NeighbourError(ValueError):
     """Bad input to the neighbour kernel (a programming error, not user input)."""
 
 
-def _prepare(matrix: sp.spmatrix, max_term_rows: int | None) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-    """Row-normalised CSR (cosine = dot) and its transpose, common terms pruned if asked."""
+def normalised(
+    matrix: sp.spmatrix, max_term_rows: int | None = None
+) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """Row-normalised CSR (cosine = dot) and its transpose, common terms pruned if asked: the
+    two operands of :func:`block_neighbours` (a fan-out build stores them once for every
+    block worker to map)."""
     if not sp.issparse(matrix) or matrix.ndim != 2:
         raise NeighbourError("matrix must be a 2-D scipy sparse matrix.")
     m = sp.csr_matrix(matrix, dtype=np.float32, copy=True)
@@ -54,7 +58,7 @@ def block_neighbours(
     """Top-``k`` neighbours of rows ``start:stop`` (self excluded, similarity > 0).
 
     ``matrix`` rows must be L2-normalised and ``matrix_t`` its transpose (see
-    :func:`_prepare`). Returns ``(idx, sim)`` of shape ``(stop - start, k)``, best first (equal
+    :func:`normalised`). Returns ``(idx, sim)`` of shape ``(stop - start, k)``, best first (equal
     similarities by lower row; which of several tied at the k-th place is kept is the
     kernel's choice), padded with -1 / 0."""
     n = matrix.shape[0]
@@ -88,6 +92,29 @@ def block_neighbours(
     return idx, sim
 
 
+def neighbour_count(n_rows: int, k: int) -> int:
+    """The ``k`` actually stored for ``n_rows`` movies: at most ``n_rows - 1``, at least 1."""
+    return max(1, min(int(k), max(int(n_rows) - 1, 1)))
+
+
+def plan_blocks(n_rows: int, block_rows: int = BLOCK_ROWS) -> list[tuple[int, int]]:
+    """``[(start, stop), ...]``: the row blocks of ``n_rows`` rows, in order."""
+    if int(block_rows) < 1:
+        raise NeighbourError("block_rows must be at least 1.")
+    return [
+        (start, min(start + int(block_rows), int(n_rows)))
+        for start in range(0, int(n_rows), int(block_rows))
+    ]
+
+
+def empty_neighbours(n_rows: int, k: int) -> dict[str, np.ndarray]:
+    """The arrays :func:`content_neighbours` fills, all padding (-1 / 0)."""
+    return {
+        "content_nbr_idx": np.full((n_rows, k), -1, dtype=np.int32),
+        "content_nbr_sim": np.zeros((n_rows, k), dtype=np.float32),
+    }
+
+
 def content_neighbours(
     matrix: sp.spmatrix,
     k: int,
@@ -99,14 +126,14 @@ def content_neighbours(
     """``{"content_nbr_idx", "content_nbr_sim"}`` for every row, block by block, in order."""
     if int(block_rows) < 1:
         raise NeighbourError("block_rows must be at least 1.")
-    m, mt = _prepare(matrix, max_term_rows)
+    m, mt = normalised(matrix, max_term_rows)
     n = m.shape[0]
-    k = max(1, min(int(k), max(n - 1, 1)))
-    idx = np.full((n, k), -1, dtype=np.int32)
-    sim = np.zeros((n, k), dtype=np.float32)
-    for start in range(0, n, int(block_rows)):
-        stop = min(start + int(block_rows), n)
+    blocks = plan_blocks(n, block_rows)
+    k = neighbour_count(n, k)
+    out = empty_neighbours(n, k)
+    idx, sim = out["content_nbr_idx"], out["content_nbr_sim"]
+    for start, stop in blocks:
         idx[start:stop], sim[start:stop] = block_neighbours(m, mt, start, stop, k)
         if progress:
             progress(stop, n, "Content neighbours")
-    return {"content_nbr_idx": idx, "content_nbr_sim": sim}
+    return out

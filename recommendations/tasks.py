@@ -1,18 +1,27 @@
 """Celery tasks of the recommender, and the one place that sends builds to workers.
 
 ``queue_rebuild`` is what the admin button, the TMDB sync and anything else that wants a
-rebuild calls; the task claims the queued row and runs ``builds.build_model`` on it.
+rebuild calls; the task claims the queued row and builds it. With a broker the build fans
+out like a TMDB sync: ``rebuild_model`` claims the row and runs ``build_stages.prepare``, then
+replaces itself with a chord of ``build_neighbour_block`` tasks (one per row block, on any
+worker) ending in ``finish_model_build``, so the rebuild task's result is the build's. Run
+eagerly (no broker) it runs ``builds.build_model``: the same stages, in order, in process.
+
+Tasks take ids, re-fetch and return quietly when the row is gone or no longer running; they
+are acknowledged late and rejected when their worker dies, so a killed worker's block is
+delivered again (a stored block is not computed twice; finish is idempotent).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 
-from celery import shared_task
+from celery import chord, shared_task
 from django.conf import settings
 from django.db import transaction
 
-from . import builds
+from . import build_stages, builds
 from .models import ModelVersion
 
 logger = logging.getLogger(__name__)
@@ -55,12 +64,29 @@ def _rebuild(task, version_id: int) -> dict | None:
                 meta={"version": version_id, "current": done, "total": total, "message": message},
             )
 
-    version = builds.build_model(
-        triggered_by=version.triggered_by,
+    if task.request.is_eager:
+        version = builds.build_model(
+            triggered_by=version.triggered_by,
+            activate=version.activate_when_ready,
+            progress=progress,
+            version=version,
+        )
+        return _result(version)
+    blocks = build_stages.prepare(
+        version=version,
+        params=builds.stored_params(version),
+        hybrid_params=builds.default_hybrid_params(),
         activate=version.activate_when_ready,
         progress=progress,
-        version=version,
     )
+    header = [build_neighbour_block.si(version_id, start, stop) for start, stop in blocks]
+    finish = finish_model_build.si(version_id)
+    # Replaced, not just launched: the finish task inherits this task's id, so whoever waits
+    # on the rebuild's result (AsyncResult(version.celery_task_id)) gets the build's outcome.
+    return task.replace(chord(header, finish) if header else finish)
+
+
+def _result(version: ModelVersion) -> dict:
     return {
         "version": version.pk,
         "status": version.status,
@@ -90,6 +116,47 @@ def rebuild_model(self, version_id: int) -> dict | None:
     live). Errors mark the row failed and are re-raised.
     """
     return _rebuild(self, version_id)
+
+
+# A block at a million movies takes well under a minute (docs/benchmarks.md); the limit is
+# for a stuck one. Finish reads every block and writes the version (hundreds of MB at 1M).
+BLOCK_SOFT_TIME_LIMIT = 20 * 60
+BLOCK_TIME_LIMIT = BLOCK_SOFT_TIME_LIMIT + 120
+FINISH_SOFT_TIME_LIMIT = 15 * 60
+FINISH_TIME_LIMIT = FINISH_SOFT_TIME_LIMIT + 120
+RELIABLE = {"acks_late": True, "reject_on_worker_lost": True}
+
+
+@shared_task(
+    name="recommendations.tasks.build_neighbour_block",
+    bind=True,
+    soft_time_limit=BLOCK_SOFT_TIME_LIMIT,
+    time_limit=BLOCK_TIME_LIMIT,
+    **RELIABLE,
+)
+def build_neighbour_block(self, version_id: int, start: int, stop: int) -> dict | None:
+    """Content neighbours of rows ``start:stop`` of build ``version_id`` (one block of the
+    chord ``rebuild_model`` launched), under the version's lease. Returns quietly when the
+    version is gone or no longer running; an error fails the build (naming the block) and is
+    re-raised, so the chord's finish never runs."""
+    started = time.monotonic()
+    stored = build_stages.run_block(version_id=version_id, start=start, stop=stop)
+    seconds = round(time.monotonic() - started, 3)
+    return {"version": version_id, "block": [start, stop], "stored": stored, "seconds": seconds}
+
+
+@shared_task(
+    name="recommendations.tasks.finish_model_build",
+    bind=True,
+    soft_time_limit=FINISH_SOFT_TIME_LIMIT,
+    time_limit=FINISH_TIME_LIMIT,
+    **RELIABLE,
+)
+def finish_model_build(self, version_id: int) -> dict | None:
+    """After the last block: merge the blocks, write the version, mark it succeeded and (if it
+    asked) active. A second delivery finds the version finished and changes nothing."""
+    version = build_stages.finish(version_id=version_id)
+    return _result(version) if version is not None else None
 
 
 @shared_task(name="recommendations.tasks.rebuild_tfidf", **_BUILD_TASK_OPTIONS)

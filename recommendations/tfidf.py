@@ -319,9 +319,29 @@ def user_profile(
     n = matrix.shape[0]
     if rows_a.min() < 0 or rows_a.max() >= n:
         raise ValueError("a row index is outside the matrix.")
-    # (1 x k) weights times the k selected rows: touches only the liked rows, never all n.
-    weights_row = sp.csr_matrix((w / w.sum())[np.newaxis, :])
-    return sp.csr_matrix(weights_row @ matrix[rows_a])
+    # The selected rows' own CSR slices, summed per term: touches only the liked rows, never
+    # all n, and skips scipy's row-slicing and product bookkeeping (~1 ms per call, and the
+    # explanations build one per card).
+    matrix = sp.csr_matrix(matrix) if not isinstance(matrix, sp.csr_matrix) else matrix
+    w = w / w.sum()
+    starts, stops = matrix.indptr[rows_a], matrix.indptr[rows_a + 1]
+    cols = np.concatenate([matrix.indices[a:b] for a, b in zip(starts, stops, strict=True)])
+    vals = np.concatenate(
+        [
+            np.asarray(matrix.data[a:b], dtype=np.float64) * wi
+            for a, b, wi in zip(starts, stops, w, strict=True)
+        ]
+    )
+    terms, where = np.unique(cols, return_inverse=True)
+    sums = np.bincount(where, weights=vals, minlength=terms.size)
+    keep = sums != 0
+    terms, sums = terms[keep], sums[keep]
+    profile = sp.csr_matrix(
+        (sums, terms.astype(np.int32), np.array([0, terms.size], dtype=np.int32)),
+        shape=(1, matrix.shape[1]),
+    )
+    profile.has_canonical_format = True  # sorted, unique: np.unique's output
+    return profile
 
 
 def profile_norm(profile: sp.spmatrix) -> float:
@@ -531,10 +551,33 @@ def shared_terms(
     """The ``k`` terms contributing most to the similarity of ``target_row`` and ``profile``.
 
     The contribution of a term is the product of its weights in both vectors, so these are the
-    terms the two have most strongly in common.
+    terms the two have most strongly in common. Pass the same canonical CSR profile for many
+    rows (see :func:`canonical_row`) and nothing is converted per row.
     """
-    prod = sp.csr_matrix(matrix[target_row]).multiply(sp.csr_matrix(profile)).tocoo()
-    if prod.nnz == 0:
+    profile = canonical_row(profile)
+    # The row's own slice of the CSR against the profile's sorted terms: a few dozen entries,
+    # where a sparse elementwise product costs ~1 ms of scipy bookkeeping per card.
+    lo, hi = int(matrix.indptr[target_row]), int(matrix.indptr[target_row + 1])
+    cols = np.asarray(matrix.indices[lo:hi])
+    p_cols, p_vals = profile.indices, profile.data
+    if cols.size == 0 or p_cols.size == 0:
         return []
-    order = np.lexsort((prod.col, -prod.data))[:k]
-    return [str(feature_names[prod.col[i]]) for i in order if prod.data[i] > 0]
+    pos = np.minimum(np.searchsorted(p_cols, cols), p_cols.size - 1)
+    hit = p_cols[pos] == cols
+    prod = np.asarray(matrix.data[lo:hi], dtype=np.float64)[hit] * p_vals[pos[hit]]
+    cols = cols[hit]
+    nonzero = prod != 0
+    cols, prod = cols[nonzero], prod[nonzero]
+    if prod.size == 0:
+        return []
+    order = np.lexsort((cols, -prod))[:k]
+    return [str(feature_names[cols[i]]) for i in order if prod[i] > 0]
+
+
+def canonical_row(profile: sp.spmatrix) -> sp.csr_matrix:
+    """``profile`` as a 1-row CSR with sorted, unique terms (returned as is when it is one)."""
+    if isinstance(profile, sp.csr_matrix) and profile.has_canonical_format:
+        return profile
+    p = sp.csr_matrix(profile, copy=True)
+    p.sum_duplicates()
+    return p

@@ -55,3 +55,48 @@ def mark_state(context, movie, which: str = "watchlist") -> MarkState:
         watchlisted=state("watchlist", "on_watchlist", which in ("watchlist", "both")),
         hidden=state("hidden", "is_hidden", which in ("hide", "both")),
     )
+
+
+_WATCHLIST_BUTTONS = """<div class="mark-buttons" data-testid="mark-buttons" data-movie="{pk}">
+  {form}
+  <span class="visually-hidden" role="status" aria-live="polite"></span>
+</div>"""
+_WATCHLIST_FORM = """<form method="post" action="{url}" class="inline"
+        hx-post="{url}" hx-target="closest .mark-buttons" hx-swap="outerHTML">
+    {csrf}<input type="hidden" name="next" value="{next}"><input type="hidden" name="buttons" value="watchlist">
+    <button type="submit" class="{css}" data-testid="watchlist-toggle" title="{tip}">{label}<span class="visually-hidden">{hint}{title}</span></button>
+  </form>"""  # noqa: E501 (markup kept on the template's lines)
+
+
+@register.simple_tag(takes_context=True)
+def card_watchlist_button(context, movie, next_url=""):
+    """A card's watchlist toggle: the markup of ``_mark_buttons.html`` with
+    ``mark_buttons="watchlist"``, built as one string because grids render it for every card
+    (a visitor gets it too; the view sends them to log in). The htmx swap after a click
+    renders the template itself."""
+    from django.urls import reverse
+    from django.utils.html import escape, format_html
+    from django.utils.safestring import mark_safe
+
+    request = context.get("request")
+    state = mark_state(context, movie, "watchlist")
+    token = context.get("csrf_token")
+    csrf = (
+        format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', token)
+        if token and str(token) != "NOTPROVIDED"
+        else ""
+    )
+    on = state.watchlisted
+    form = _WATCHLIST_FORM.format(
+        url=escape(
+            reverse("movies:watchlist_remove" if on else "movies:watchlist_add", args=[movie.pk])
+        ),
+        csrf=csrf,
+        next=escape(next_url or (request.get_full_path() if request is not None else "")),
+        css="mark-button on" if on else "mark-button",
+        tip="Remove from your watchlist" if on else "Save it for later",
+        label="On your watchlist ✓" if on else "+ Add to watchlist",
+        hint=": remove " if on else ": ",
+        title=escape(movie.title),
+    )
+    return mark_safe(_WATCHLIST_BUTTONS.format(pk=int(movie.pk), form=form))  # all escaped

@@ -88,3 +88,98 @@ def stars(score) -> str:
     if score is None or score == "":
         return ""
     return f"{Decimal(str(score)).quantize(Decimal('0.1'))}"
+
+
+# The compact rating widget of every card (``_rating_widget.html`` with ``compact``), built as
+# one string: a grid of 24 cards spent 9 ms rendering it node by node. Same markup as the
+# template's full widget, which the movie page still renders from the template.
+_COMPACT_WIDGET = """<div class="rating-widget compact" id="rating-widget-{pk}"{rated}>
+  <form method="post" action="{rate_url}" class="rating-form" data-testid="card-rating-form"
+        hx-post="{rate_url}" hx-trigger="rating-commit, submit" hx-target="closest .rating-widget" hx-swap="outerHTML">
+    {csrf}
+    <input type="hidden" name="next" value="{next}">
+    <input type="hidden" name="widget" value="compact">
+    <fieldset class="stars">
+      <legend class="visually-hidden">Rate {title} (arrow keys choose, Enter saves)</legend>
+      <span class="star-row">
+      {stars}
+      </span>
+    </fieldset>
+    <button type="submit" class="button small save-rating">Save</button>
+  </form>
+  <div class="rating-status-row">
+  <p class="your-rating-line">
+    {yours}
+    <span class="widget-status" role="status">{status}</span>
+  </p>
+  {unrate}
+  </div>
+  {errors}
+</div>"""  # noqa: E501 (markup kept on the template's lines)
+_COMPACT_UNRATE = """<form method="post" action="{unrate_url}" class="unrate-form"
+        hx-post="{unrate_url}" hx-target="closest .rating-widget" hx-swap="outerHTML">
+    {csrf}
+    <input type="hidden" name="next" value="{next}">
+    <input type="hidden" name="widget" value="compact">
+    <button type="submit" class="linkish danger">Remove<span class="visually-hidden"> your rating of {title}</span></button>
+  </form>"""  # noqa: E501 (markup kept on the template's lines)
+
+
+@register.simple_tag(takes_context=True)
+def compact_rating_widget(context, movie, score=None, next_url="", status_text="", form=None):
+    """The card's compact rating widget for a signed-in member (nothing for a visitor):
+    ``score`` checked, saved and refused POSTs go back to ``next_url``. Cards call it directly;
+    ``_rating_widget.html`` with ``compact`` (the htmx swap) renders it too."""
+    from django.urls import reverse
+    from django.utils.html import escape, format_html
+
+    user = context.get("user")
+    if not getattr(user, "is_authenticated", False):
+        return ""
+    pk = int(movie.pk)
+    token = context.get("csrf_token")
+    csrf = (
+        format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', token)
+        if token and str(token) != "NOTPROVIDED"
+        else ""
+    )
+    title = escape(movie.title)
+    request = context.get("request")
+    back = escape(next_url or (request.get_full_path() if request is not None else ""))
+    if score is not None and score != "":
+        yours = format_html(
+            '<span class="visually-hidden">Your rating: </span>'
+            '<strong data-testid="card-your-rating">★ {}</strong>',
+            stars(score),
+        )
+        unrate = _COMPACT_UNRATE.format(
+            unrate_url=escape(reverse("movies:unrate", args=[pk])),
+            csrf=csrf,
+            next=back,
+            title=title,
+        )
+    else:
+        yours = (
+            '<span class="visually-hidden" data-testid="card-your-rating" data-empty="true">'
+            "Not rated</span>"
+        )
+        unrate = ""
+    errors = ""
+    if form and getattr(form, "errors", None):
+        items = "".join(format_html("<li>{}</li>", e) for e in form["score"].errors)
+        errors = f'<ul class="errorlist" role="alert">{items}</ul>'
+    return mark_safe(  # every value above is escaped or our own markup
+        _COMPACT_WIDGET.format(
+            pk=pk,
+            rated=" data-rated" if score is not None and score != "" else "",
+            rate_url=escape(reverse("movies:rate", args=[pk])),
+            csrf=csrf,
+            next=back,
+            title=title,
+            stars=star_row(pk, score),
+            yours=yours,
+            status=escape(status_text or ""),
+            unrate=unrate,
+            errors=errors,
+        )
+    )

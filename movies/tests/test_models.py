@@ -57,3 +57,26 @@ def test_poster_url_only_when_known(settings):
     settings.TMDB_IMAGE_BASE = "https://img.example/t/p/"
     assert MovieFactory(poster_path="").poster_url is None
     assert MovieFactory(poster_path="/abc.jpg").poster_url == "https://img.example/t/p/w342/abc.jpg"
+
+
+@pytest.mark.django_db
+def test_term_names_reads_each_movies_names_by_kind(django_assert_num_queries):
+    from tests.factories import CreditFactory, GenreFactory, KeywordFactory, PersonFactory
+
+    drama, crime = GenreFactory(name="Drama"), GenreFactory(name="Crime")
+    heist = MovieFactory(genres=[drama, crime], keywords=[KeywordFactory(name="heist")])
+    CreditFactory(movie=heist, person=PersonFactory(name="Robert De Niro"), order=1)
+    CreditFactory(movie=heist, person=PersonFactory(name="Al Pacino"), order=0)
+    bare = MovieFactory()
+    with django_assert_num_queries(3):
+        names = Movie.objects.term_names([heist.pk, bare.pk, heist.pk])
+    assert names == {
+        heist.pk: {
+            "genre": ["Crime", "Drama"],
+            "keyword": ["heist"],
+            "person": ["Al Pacino", "Robert De Niro"],
+        },
+        bare.pk: {"genre": [], "keyword": [], "person": []},
+    }
+    with django_assert_num_queries(0):
+        assert Movie.objects.term_names([]) == {}

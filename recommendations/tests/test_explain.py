@@ -6,7 +6,13 @@ import pytest
 
 from movies.models import Genre, Movie
 from recommendations import builds, evaluation_reasons
-from recommendations.explain import PRIOR_LED_SHARE, RecommendedMovie, pretty_terms, prior_reason
+from recommendations.explain import (
+    PRIOR_LED_SHARE,
+    RecommendedMovie,
+    pretty_terms,
+    prior_reason,
+    term_lookup,
+)
 from recommendations.loading import get_active_model
 from recommendations.models import ModelVersion
 from recommendations.pipeline import gather_ratings, recommend_for_user
@@ -64,9 +70,14 @@ def test_prior_led_wording():
 
 @pytest.mark.django_db
 def test_squashed_terms_get_their_names_back(catalog):
-    movie = Movie.objects.with_details().get(pk=catalog["space"][0].pk)
+    movie = catalog["space"][0]
+    names = Movie.objects.term_names([movie.pk])
     terms = ["jamescameron", "spacetravel alien", "jamescameron", "unknown"]
-    assert pretty_terms(terms, [movie]) == ["James Cameron", "space travel alien", "unknown"]
+    assert pretty_terms(terms, [term_lookup(names[movie.pk])]) == [
+        "James Cameron",
+        "space travel alien",
+        "unknown",
+    ]
 
 
 def _space_terms():

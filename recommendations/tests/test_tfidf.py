@@ -273,3 +273,22 @@ def test_text_richness_is_row_length_over_the_full_mark_capped_at_one():
     assert tfidf.text_richness(m, full_at=2).tolist() == [1.0, 0.5, 0.0]
     with pytest.raises(ValueError):
         tfidf.text_richness(m, full_at=0)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_shared_terms_matches_the_elementwise_product(seed):
+    """The row-slice lookup names the same terms, in the same order, as the plain sparse
+    elementwise product it replaced (ties by lower column), whatever the profile's form."""
+    rng = np.random.default_rng(seed)
+    matrix = sp.random(40, 60, density=0.15, format="csr", random_state=seed, dtype=np.float64)
+    names = np.array([f"t{j}" for j in range(60)])
+    profile = sp.random(1, 60, density=0.3, random_state=seed + 100, format="coo")
+    profile.data = np.round(profile.data * 4) / 4 - 0.25 * rng.integers(0, 2, profile.nnz)
+    for row in range(40):
+        prod = sp.csr_matrix(matrix[row]).multiply(sp.csr_matrix(profile)).tocoo()
+        order = np.lexsort((prod.col, -prod.data))[:5]
+        expected = [str(names[prod.col[i]]) for i in order if prod.data[i] > 0]
+        assert tfidf.shared_terms(matrix, profile, row, names, k=5) == expected
+        assert tfidf.shared_terms(matrix, tfidf.canonical_row(profile), row, names, k=5) == (
+            expected
+        )
