@@ -14,6 +14,14 @@ catalog size, so the set stays the same size at 3,000 or 1,000,000 movies:
 * **prior head**: the top of the popularity prior (:func:`prior_head`, once per model).
 
 Phase two (:mod:`recommendations.twophase`) scores only these rows with the full hybrid.
+
+These sources are heuristics. :func:`bounded_rows` makes the set *safe* (MaxScore dynamic
+pruning, as in text retrieval): from an upper bound of every term's contribution to the
+richness-weighted cosine (:func:`term_maxima`, once per model), the profile's terms split into
+"non-essential" ones, whose bounds add up to less than what a row needs to reach the current
+``n``-th best score, and "essential" ones, whose postings are read in full (term-at-a-time
+partial scores). A row in none of those postings cannot reach the list; a row in them is kept
+only while its partial score plus the non-essential bound can.
 """
 
 from __future__ import annotations
@@ -36,6 +44,14 @@ class CandidateLimits:
     per_term: int = 100
     postings_budget: int = 200_000  # postings entries read in all
     prior_head: int = 200
+    # The safe step (:func:`bounded_rows`): postings entries it may read per profile, and rows
+    # it may add; past either the request keeps the heuristic set (counted as unproven).
+    safe_postings_budget: int = 100_000
+    safe_max_rows: int = 3_000
+    safe_check_rows: int = 5_000  # rows whose exact cosine the safe step may compute
+    # Unproven lists on a catalog up to this many rows are answered by the exact full scan
+    # instead (0: never; a full scan at 1M movies costs ~10x the two-phase request).
+    exact_fallback_rows: int = 0
 
     def __post_init__(self):
         for name, value in self.__dict__.items():
@@ -52,6 +68,12 @@ class CandidateLimits:
             + self.max_terms * self.per_term
             + self.prior_head
         )
+
+    @property
+    def max_scored(self) -> int:
+        """Upper bound of the rows two-phase scores besides the history and excluded rows:
+        the heuristic set plus what the safe step adds for the liked and disliked profile."""
+        return self.max_size + 2 * self.safe_max_rows
 
 
 @dataclass
@@ -181,6 +203,178 @@ def gather(
     if excl.size:
         rows = rows[~np.isin(rows, excl)]
     return Candidates(rows=rows, by_source=sources)
+
+
+def term_maxima(matrix_t: sp.csr_matrix, row_factor: np.ndarray) -> np.ndarray:
+    """Per term, the largest ``row_factor[r] * matrix[r, t]`` over its postings (0 for an
+    empty term): the most one term can add to a row's richness-weighted cosine per unit of
+    normalised profile weight, with ``row_factor = richness factor / row norm``. One O(nnz)
+    pass; serving caches it per model (``twophase.cached_bounds``)."""
+    indptr = np.asarray(matrix_t.indptr)
+    out = np.zeros(matrix_t.shape[0], dtype=np.float64)
+    if matrix_t.nnz == 0:
+        return out
+    factor = np.asarray(row_factor, dtype=np.float32)
+    weighted = np.asarray(matrix_t.data, dtype=np.float32) * factor[matrix_t.indices]
+    filled = np.flatnonzero(np.diff(indptr) > 0)
+    out[filled] = np.maximum.reduceat(weighted, indptr[filled])
+    return out
+
+
+@dataclass
+class Bound:
+    """What :func:`bounded_rows` proved (or could not, ``ok`` False).
+
+    Every row outside ``rows`` and outside the rows the caller scores anyway has a score
+    below ``outside`` and a richness-weighted cosine below ``content`` (both upper bounds).
+    """
+
+    ok: bool
+    rows: np.ndarray
+    outside: float = np.inf
+    content: float = np.inf
+    postings: int = 0  # postings entries read
+    essential: int = 0  # terms whose postings were read
+    reason: str = ""
+
+
+def non_essential_split(
+    weights: np.ndarray, maxima: np.ndarray, factor_max: float, need: float
+) -> tuple[np.ndarray, float]:
+    """Which profile terms must be read so that the others cannot lift a row to ``need``.
+
+    Terms in ascending order of their bound ``weight * max``; the longest prefix whose bound
+    stays below ``need`` is left out. The prefix's bound is the smaller of the sum of its
+    terms' bounds and Cauchy-Schwarz (``factor_max * |weights on the prefix|``, the cosine of
+    the prefix alone can be no more). ``weights`` are normalised (unit norm). Returns the
+    positions of the essential terms and the bound of the rest.
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    u = weights * np.asarray(maxima, dtype=np.float64)
+    order = np.argsort(u, kind="stable")
+    bound = np.minimum(np.cumsum(u[order]), factor_max * np.sqrt(np.cumsum(weights[order] ** 2)))
+    bound = np.concatenate([[0.0], bound])
+    if not need > 0:
+        return order, 0.0  # nothing can be left out
+    j = int(np.searchsorted(bound, need, side="left")) - 1  # bound[j] < need
+    return order[j:], float(bound[j])
+
+
+def bounded_rows(
+    *,
+    matrix_t: sp.csr_matrix,
+    maxima: np.ndarray,
+    row_factor: np.ndarray,
+    factor_max: float,
+    terms: np.ndarray,
+    weights: np.ndarray,
+    threshold: float,
+    coef: float,
+    content_cap: float,
+    base_out: float,
+    prior: np.ndarray | None = None,
+    prior_weight: float = 0.0,
+    base_rows: np.ndarray | None = None,
+    base_values: np.ndarray | None = None,
+    budget: int,
+    max_rows: int,
+    matrix: sp.csr_matrix | None = None,
+    check_rows: int = 0,
+) -> Bound:
+    """The rows that could still score ``>= threshold``, with a proof for all others.
+
+    A row's score is at most ``base(r) + coef * c(r)`` with ``c(r)`` its richness-weighted
+    cosine with the profile (``terms``, ``weights``; ``row_factor`` = factor / row norm).
+    ``base(r)`` is the non-content part's upper bound: ``prior_weight * prior[r]`` plus
+    ``base_values`` on ``base_rows`` (the CF items' CF part); the caller vouches that every
+    row it does not score anyway and that is neither read here nor a CF item has at most
+    ``base_out`` (the prior's head is scored: the weight times the head's minimum). Rows that
+    could push the content scale past ``content_cap`` are kept too, so that scale stays exact.
+
+    Reads the essential terms' postings in full (:func:`non_essential_split`); the at most
+    ``check_rows`` rows whose bound reaches the threshold then get their exact cosine from
+    ``matrix`` (row-major) when given. Gives up (``ok`` False) past ``budget`` entries,
+    ``check_rows`` rows to check or ``max_rows`` rows kept.
+    """
+    terms = np.asarray(terms, dtype=np.int64)
+    weights = np.asarray(weights, dtype=np.float64)
+    norm = float(np.sqrt(np.dot(weights, weights)))
+    unit = weights / norm if norm > 0 else weights
+    tol = 1e-5 * (1.0 + abs(threshold)) if np.isfinite(threshold) else 0.0
+    need = min((threshold - tol - base_out) / coef, content_cap) if coef > 0 else content_cap
+    if terms.size:
+        ess, rest = non_essential_split(unit, maxima[terms], factor_max, need)
+    else:
+        ess, rest = np.zeros(0, dtype=np.int64), 0.0
+    indptr = matrix_t.indptr
+    ess_terms = terms[ess]
+    lengths = indptr[ess_terms + 1] - indptr[ess_terms]
+    read = int(lengths.sum())
+    if read > budget:
+        return Bound(
+            False,
+            np.zeros(0, np.int64),
+            postings=read,
+            essential=ess.size,
+            reason="postings budget",
+        )
+    n = matrix_t.shape[1]
+    extra = np.zeros(0, np.int64) if base_rows is None else np.asarray(base_rows, np.int64)
+    partial = None
+    if ess.size:
+        starts = indptr[ess_terms]
+        rows = np.concatenate(
+            [matrix_t.indices[a : a + ln] for a, ln in zip(starts, lengths, strict=True)]
+        ).astype(np.int64)
+        vals = np.concatenate(
+            [matrix_t.data[a : a + ln] for a, ln in zip(starts, lengths, strict=True)]
+        ).astype(np.float64) * np.repeat(unit[ess], lengths)
+        vals *= np.asarray(row_factor)[rows]
+        partial = np.bincount(rows, weights=vals, minlength=n)
+        seen = np.zeros(n, dtype=bool)  # a mask, not a sort: this is O(n) memset + O(read)
+        seen[rows] = True
+        seen[extra] = True
+        cand = np.flatnonzero(seen)
+    else:
+        cand = np.unique(extra)
+    content = np.full(cand.size, rest)
+    if partial is not None:
+        content += partial[cand]
+    content = np.minimum(content, factor_max)
+    ub = (
+        np.zeros(cand.size)
+        if prior is None
+        else prior_weight * np.asarray(prior, dtype=np.float64)[cand]
+    )
+    if extra.size:  # (CF items are unique)
+        ub[np.searchsorted(cand, extra)] += np.asarray(base_values, dtype=np.float64)
+    ub += coef * content
+    keep = (ub >= threshold - tol) | (content >= content_cap * (1 - 1e-6))
+    if int(keep.sum()) > check_rows:
+        return Bound(False, cand[:0], postings=read, essential=ess.size, reason="rows")
+    if matrix is not None and keep.any():
+        # The rows the bounds cannot rule out get their exact content (document-at-a-time, as
+        # MaxScore does): only those that really reach the list or the scale are kept.
+        at = np.flatnonzero(keep)
+        dense = np.zeros(matrix.shape[1], dtype=np.float64)
+        dense[terms] = unit
+        exact = np.asarray(matrix[cand[at]] @ dense).ravel() * np.asarray(row_factor)[cand[at]]
+        ub[at] += coef * (exact - content[at])
+        content[at] = exact
+        keep = (ub >= threshold - tol) | (content >= content_cap * (1 - 1e-6))
+    out_rows = cand[keep]
+    if out_rows.size > max_rows:
+        return Bound(False, out_rows[:0], postings=read, essential=ess.size, reason="rows")
+    others_ub = ub[~keep]
+    others_c = content[~keep]
+    outside = max(
+        base_out + coef * min(rest, factor_max),
+        float(others_ub.max()) if others_ub.size else -np.inf,
+    )
+    c_bound = max(min(rest, factor_max), float(others_c.max()) if others_c.size else 0.0)
+    return Bound(
+        True, out_rows, outside=outside, content=c_bound, postings=read, essential=int(ess.size)
+    )
 
 
 def brute_content_neighbours(

@@ -245,6 +245,9 @@ class ScoreParts:
     # The CF part of the blended score on the rows it reaches (ascending rows).
     cf_items: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     cf_part: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    # The disliked part's scale: max richness-weighted cosine with the disliked profile (0 if
+    # none); two-phase serving checks it is the full catalog's.
+    dislike_scale: float = 0.0
 
     def cf_at(self, rows: np.ndarray) -> np.ndarray:
         """The CF part of the blended score of ``rows`` (0 where CF does not reach)."""
@@ -366,6 +369,7 @@ def score_parts(
     if disliked.any():
         disliked_cos = cos[-1]
         top = _max_abs(disliked_cos)
+        parts.dislike_scale = top
         if top > 0:
             disliked_cos *= np.float32(-weights["content"] * params.dislike_weight / top)
             content_parts.append(disliked_cos)
@@ -671,6 +675,32 @@ def recommend(
         n_site_ratings=n_site_ratings,
         neighbours=neighbours,
     )
+    return recommend_from_parts(
+        arrays,
+        parts,
+        tfidf_matrix=tfidf_matrix,
+        history_rows=rows,
+        n=n,
+        exclude_rows=exclude_rows,
+        explain_k=explain_k,
+        neighbours=neighbours,
+    )
+
+
+def recommend_from_parts(
+    arrays: dict[str, np.ndarray],
+    parts: ScoreParts,
+    *,
+    tfidf_matrix: sp.spmatrix,
+    history_rows: Sequence[int],
+    n: int = 10,
+    exclude_rows: Sequence[int] = (),
+    explain_k: int = 3,
+    neighbours: sp.csr_matrix | None = None,
+) -> list[Recommendation]:
+    """The second half of :func:`recommend`: the top ``n`` of computed :func:`score_parts`,
+    with reasons (two-phase serving scores first, checks its bounds, then calls this)."""
+    rows = np.asarray(history_rows, dtype=np.int64).ravel()
     exclude = np.concatenate([rows, np.asarray(list(exclude_rows), dtype=np.int64)])
     # Equal scores (genre-only imports with no site ratings) are ordered by the prior.
     best = top_n_tiebreak(parts.scores, np.asarray(arrays["prior"]), exclude, n)

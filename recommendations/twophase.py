@@ -7,16 +7,30 @@ every catalog row: phase one is :mod:`recommendations.candidates`; phase two run
 rows (the history is in it so the profiles are the same and the liked movies, usually the most
 similar rows of all, take part in scaling the content part as in the full scan).
 
-What can differ from the exact full scan: a row outside the candidates is never recommended,
-and the content parts are scaled by their largest cosine among the sub-catalog's rows instead
-of the whole catalog's (the CF part's scale is exact: its extreme item is always a candidate).
-``manage.py evaluate`` measures the difference (``production_two_phase`` vs ``production``).
+Phase one is heuristic sources, then a *safe* step (:func:`candidates.bounded_rows`,
+MaxScore-style): with the heuristic sub-catalog's ``n``-th best score as the threshold, upper
+bounds of the prior (the head's minimum outside the head), of the CF part (exact on the CF
+items) and of the content part (per-term maxima, read once per model by
+:func:`cached_bounds`) rule rows out, and the postings of the profile's essential terms bring
+in every row they cannot; the same is done for the content scales (the liked and the disliked
+part are divided by their largest value over *all* rows). After the final scoring the bounds
+are checked against the final ``n``-th score: ``stats["proven"]`` then says the list is the
+full scan's. When the step would read more than ``safe_postings_budget`` postings or keep
+too many rows, the request keeps the heuristic set (``stats["reason"]`` says why), or runs the
+exact scan on catalogs up to ``CandidateLimits.exact_fallback_rows``.
+
+What can differ from the exact full scan on an unproven request: a row outside the
+candidates is never recommended, and the content parts are scaled by their largest cosine
+among the sub-catalog's rows instead of the whole catalog's (the CF part's scale is exact: its
+extreme item is always a candidate). ``manage.py evaluate`` measures the difference
+(``production_two_phase`` vs ``production``); ``bench/bench_twophase.py`` counts proofs.
 """
 
 from __future__ import annotations
 
 import weakref
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -30,6 +44,8 @@ AUTO_MIN_ROWS = 50_000
 
 # prior head per loaded prior array (memory-mapped, lives as long as its model)
 _HEADS: dict[int, tuple[weakref.ref, int, np.ndarray]] = {}
+# term bounds per loaded term-major copy (:func:`cached_bounds`)
+_BOUNDS: dict[int, tuple[weakref.ref, float, tuple]] = {}
 
 
 def use_two_phase(mode: str, n_rows: int, *, min_rows: int = AUTO_MIN_ROWS) -> bool:
@@ -77,6 +93,84 @@ def _sub_neighbours(
     )
 
 
+def cached_bounds(
+    tfidf_matrix: sp.csr_matrix,
+    matrix_t: sp.csr_matrix,
+    row_norms: np.ndarray | None,
+    strength: float,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Per model: (:func:`candidates.term_maxima`, per-row factor / norm, the largest factor).
+
+    One O(nnz) pass over the term-major copy, cached per loaded copy like the prior head."""
+    key = id(matrix_t)
+    entry = _BOUNDS.get(key)
+    if entry is not None and entry[0]() is matrix_t and entry[1] == strength:
+        return entry[2]
+    factor = hybrid.content_factor(tfidf_matrix, strength)
+    norms = (
+        tfidf.compute_row_norms(tfidf_matrix)
+        if row_norms is None
+        else np.asarray(row_norms, dtype=np.float32)
+    )
+    # the cosine in hybrid.score_parts divides by these very norms (rows with none score 0)
+    row_factor = np.divide(factor, norms, out=np.zeros_like(factor), where=norms > 0)
+    value = (
+        candidates.term_maxima(matrix_t, row_factor),
+        row_factor,
+        float(factor.max()) if factor.size else 0.0,
+    )
+    try:
+        ref = weakref.ref(matrix_t, lambda _r, key=key: _BOUNDS.pop(key, None))
+    except TypeError:
+        return value
+    _BOUNDS[key] = (ref, strength, value)
+    return value
+
+
+@dataclass
+class _Request:
+    """What phase one works out for one validated history (full-catalog rows)."""
+
+    params: hybrid.HybridParams
+    weights: dict
+    cf_items: np.ndarray | None = None
+    cf_values: np.ndarray | None = None
+    liked: tuple[np.ndarray, np.ndarray] | None = None  # profile terms, weights
+    # the disliked rows and their profile weights; the profile (one more slice of the full
+    # matrix) is made only when the liked part's bound holds (:func:`_bounds`)
+    disliked: tuple[np.ndarray, np.ndarray] | None = None
+    head: np.ndarray | None = None
+
+
+def _profile(matrix, rows, weights) -> tuple[np.ndarray, np.ndarray]:
+    p = tfidf.user_profile(matrix, rows, weights)
+    p.sum_duplicates()
+    # float32 as the cosine's dense profile block (tfidf._dense_profiles)
+    return p.indices.astype(np.int64), p.data.astype(np.float32).astype(np.float64)
+
+
+def _request(arrays, *, tfidf_matrix, rows, scores, neighbours, limits) -> _Request:
+    params = hybrid.load_params(arrays)
+    weights = hybrid.blend_weights(
+        n_site_ratings=int(arrays["n_site_ratings"]),
+        has_collab=neighbours.nnz > 0,
+        params=params,
+    )
+    req = _Request(params=params, weights=weights)
+    if neighbours.nnz > 0 and rows.size:
+        req.cf_items, req.cf_values = collab.neighbour_scores_sparse(
+            neighbours, rows, scores - params.neutral
+        )
+    liked = scores >= params.like_threshold
+    if liked.any():
+        req.liked = _profile(tfidf_matrix, rows[liked], scores[liked])
+    disliked = scores < params.dislike_threshold
+    if disliked.any() and params.dislike_weight > 0:  # as hybrid.score_parts
+        req.disliked = (rows[disliked], params.dislike_threshold + 0.5 - scores[disliked])
+    req.head = cached_prior_head(arrays["prior"], limits.prior_head)
+    return req
+
+
 def gather(
     arrays: dict[str, np.ndarray],
     *,
@@ -88,34 +182,127 @@ def gather(
     neighbours: sp.csr_matrix,
     content_nbr_idx: np.ndarray | None,
     limits: candidates.CandidateLimits,
+    request: _Request | None = None,
 ) -> candidates.Candidates:
-    """Phase one for a validated history (see :mod:`recommendations.candidates`)."""
-    params = hybrid.load_params(arrays)
-    cf_items = cf_values = None
-    if neighbours.nnz > 0 and rows.size:
-        cf_items, cf_values = collab.neighbour_scores_sparse(
-            neighbours, rows, scores - params.neutral
-        )
-    liked = scores >= params.like_threshold
-    terms = weights = None
-    if liked.any():
-        profile = tfidf.user_profile(tfidf_matrix, rows[liked], scores[liked])
-        profile.sum_duplicates()
-        terms, weights = profile.indices, profile.data
+    """Phase one's heuristic sources for a validated history (see
+    :mod:`recommendations.candidates`)."""
+    req = request or _request(
+        arrays,
+        tfidf_matrix=tfidf_matrix,
+        rows=rows,
+        scores=scores,
+        neighbours=neighbours,
+        limits=limits,
+    )
+    liked = scores >= req.params.like_threshold
+    terms, weights = req.liked if req.liked is not None else (None, None)
     return candidates.gather(
         exclude_rows=exclude_rows,
         n_rows=tfidf_matrix.shape[0],
-        cf_items=cf_items,
-        cf_values=cf_values,
+        cf_items=req.cf_items,
+        cf_values=req.cf_values,
         liked_rows=rows[liked],
         liked_scores=scores[liked],
         content_nbr_idx=content_nbr_idx,
         matrix_t=tfidf_matrix_t,
         profile_terms=terms,
         profile_weights=weights,
-        head=cached_prior_head(arrays["prior"], limits.prior_head),
+        head=req.head,
         limits=limits,
     )
+
+
+def _score_subset(arrays, subset, *, tfidf_matrix, rows, scores, norms_full, neighbours):
+    """``hybrid.score_parts`` on the sub-catalog ``subset`` (ascending, holds ``rows``)."""
+    norms = (
+        tfidf.compute_row_norms(tfidf_matrix[subset])
+        if norms_full is None
+        else np.asarray(norms_full)[subset]
+    )
+    sub_arrays = {
+        name: arrays[name] for name in ("prior", "n_site_ratings", "params_json") if name in arrays
+    }
+    sub_arrays["prior"] = np.asarray(arrays["prior"])[subset]
+    sub_matrix = tfidf_matrix[subset]
+    sub_neighbours = _sub_neighbours(neighbours, rows, subset, len(subset))
+    parts = hybrid.score_parts(
+        sub_arrays,
+        tfidf_matrix=sub_matrix,
+        history_rows=np.searchsorted(subset, rows),
+        history_scores=scores,
+        tfidf_row_norms=norms,
+        n_site_ratings=int(arrays["n_site_ratings"]),
+        neighbours=sub_neighbours,
+    )
+    return parts, sub_arrays, sub_matrix, sub_neighbours
+
+
+def _nth_score(parts, sub_arrays, excl_pos: np.ndarray, n: int) -> float:
+    """The ``n``-th best score of the sub-catalog's rankable rows (-inf if fewer)."""
+    best = hybrid.top_n_tiebreak(parts.scores, np.asarray(sub_arrays["prior"]), excl_pos, n)
+    return float(parts.scores[best[-1]]) if best.size == n else -np.inf
+
+
+def _tol(x: float) -> float:
+    # float32 scores against float64 bounds: a margin well above float32 rounding
+    return 1e-5 * (1.0 + abs(x))
+
+
+def _bounds(req: _Request, parts, *, threshold, prior, tfidf_matrix, matrix_t, norms, limits):
+    """:func:`candidates.bounded_rows` for the liked and the disliked profile, from the
+    scores and scales of the heuristic sub-catalog (``parts``): ``(liked, disliked)``, each a
+    :class:`candidates.Bound` or None when that part does not exist."""
+    maxima, row_factor, factor_max = cached_bounds(
+        tfidf_matrix, matrix_t, norms, req.params.richness_strength
+    )
+    head = req.head if req.head is not None else np.zeros(0, np.int64)
+    # every row outside the prior's head (which is scored) has at most its smallest prior
+    prior_out = float(prior[head].min()) if head.size else float(prior.max())
+    common = dict(
+        matrix_t=matrix_t,
+        maxima=maxima,
+        row_factor=row_factor,
+        factor_max=factor_max,
+        budget=limits.safe_postings_budget,
+        max_rows=limits.safe_max_rows,
+        matrix=tfidf_matrix,
+        check_rows=max(limits.safe_check_rows, limits.safe_max_rows),
+    )
+    cf_rows = cf_part = None
+    if parts.cf_scale > 0 and req.cf_items is not None:  # hybrid.score_parts' CF part
+        cf_rows = req.cf_items
+        cf_part = (req.weights["cf"] / parts.cf_scale) * np.asarray(req.cf_values)
+    empty = (np.zeros(0, np.int64), np.zeros(0))
+    has_content = req.liked is not None and parts.content_scale > 0
+    terms, weights = req.liked if has_content else empty
+    liked = candidates.bounded_rows(
+        terms=terms,
+        weights=weights,
+        threshold=threshold,
+        coef=req.weights["content"] / parts.content_scale if has_content else 0.0,
+        content_cap=parts.content_scale if has_content else np.inf,
+        base_out=parts.prior_weight * prior_out,
+        prior=prior,
+        prior_weight=parts.prior_weight,
+        base_rows=cf_rows,
+        base_values=cf_part,
+        **common,
+    )
+    disliked = None
+    if liked.ok and req.disliked is not None and parts.dislike_scale > 0:
+        terms, weights = _profile(tfidf_matrix, *req.disliked)
+        # only the scale matters here (the part itself only lowers scores): every row that
+        # could exceed the sub-catalog's largest disliked cosine is scored
+        disliked = candidates.bounded_rows(
+            terms=terms,
+            weights=weights,
+            threshold=np.inf,
+            coef=0.0,
+            content_cap=parts.dislike_scale,
+            base_out=0.0,
+            **common,
+        )
+    return liked, disliked
 
 
 def recommend(
@@ -133,16 +320,24 @@ def recommend(
     explain_k: int = 3,
     limits: candidates.CandidateLimits | None = None,
     candidate_rows: np.ndarray | None = None,
+    stats: dict | None = None,
 ) -> list[hybrid.Recommendation]:
     """``hybrid.recommend`` over the candidates only (see the module docstring).
 
-    ``candidate_rows`` replaces phase one (tests: all rows gives the exact full scan).
+    ``candidate_rows`` replaces phase one, the safe step included (tests: all rows gives the
+    exact full scan). ``stats`` (a dict, for the benchmark and tests) receives ``proven``
+    (the list is the exact one, by the bounds), ``reason`` when not, ``subset`` (rows
+    scored), ``added`` (rows the safe step added), ``postings`` (entries it read) and
+    ``fallback`` (``"exact"`` when the full scan answered).
     """
+    stats = {} if stats is None else stats
+    limits = limits or candidates.CandidateLimits()
     n_items = tfidf_matrix.shape[0]
     rows, scores = hybrid._validate_history(history_rows, history_scores, n_items)
     if neighbours is None:
         neighbours = hybrid.neighbour_matrix(arrays)
     if rows.size == 0:  # cold start: the prior list, already a cheap pass
+        stats.update(proven=True, reason="cold start", subset=0, added=0, postings=0)
         return hybrid.recommend(
             arrays,
             tfidf_matrix=tfidf_matrix,
@@ -153,7 +348,16 @@ def recommend(
             neighbours=neighbours,
         )
     excl = np.unique(np.concatenate([rows, np.asarray(list(exclude_rows), dtype=np.int64)]))
+    req = None
     if candidate_rows is None:
+        req = _request(
+            arrays,
+            tfidf_matrix=tfidf_matrix,
+            rows=rows,
+            scores=scores,
+            neighbours=neighbours,
+            limits=limits,
+        )
         cand = gather(
             arrays,
             tfidf_matrix=tfidf_matrix,
@@ -163,31 +367,89 @@ def recommend(
             tfidf_matrix_t=tfidf_matrix_t,
             neighbours=neighbours,
             content_nbr_idx=content_nbr_idx,
-            limits=limits or candidates.CandidateLimits(),
+            limits=limits,
+            request=req,
         ).rows
     else:
         cand = np.asarray(candidate_rows, dtype=np.int64)
-    subset = np.unique(np.concatenate([cand, rows]))
-    norms = (
-        tfidf.compute_row_norms(tfidf_matrix[subset])
-        if tfidf_row_norms is None
-        else np.asarray(tfidf_row_norms)[subset]
+    # Excluded rows are scored too (and then left out of the list): the content scales are
+    # maxima over every row, excluded or not, as in the full scan.
+    subset = np.unique(np.concatenate([cand, excl]))
+    score = dict(
+        tfidf_matrix=tfidf_matrix,
+        rows=rows,
+        scores=scores,
+        norms_full=tfidf_row_norms,
+        neighbours=neighbours,
     )
-    sub_arrays = {
-        name: arrays[name] for name in ("prior", "n_site_ratings", "params_json") if name in arrays
-    }
-    sub_arrays["prior"] = np.asarray(arrays["prior"])[subset]
-    recs = hybrid.recommend(
+    parts, sub_arrays, sub_matrix, sub_nbrs = _score_subset(arrays, subset, **score)
+    stats.update(proven=False, reason="", subset=int(subset.size), added=0, postings=0)
+    if req is not None:
+        prior = np.asarray(arrays["prior"])
+        threshold = _nth_score(parts, sub_arrays, np.searchsorted(subset, excl), n)
+        if tfidf_matrix_t is None:
+            bounds, stats["reason"] = (None, None), "no term-major copy"
+        elif not np.isfinite(threshold):
+            bounds, stats["reason"] = (None, None), "fewer candidates than n"
+        else:
+            bounds = _bounds(
+                req,
+                parts,
+                threshold=threshold,
+                prior=prior,
+                tfidf_matrix=tfidf_matrix,
+                matrix_t=tfidf_matrix_t,
+                norms=tfidf_row_norms,
+                limits=limits,
+            )
+        liked_b, disliked_b = bounds
+        found = [b for b in bounds if b is not None]
+        stats["postings"] = sum(b.postings for b in found)
+        extra = [b.rows for b in found if b.ok]
+        if extra:
+            new = np.setdiff1d(np.concatenate(extra), subset)
+            if new.size:
+                subset = np.union1d(subset, new)
+                parts, sub_arrays, sub_matrix, sub_nbrs = _score_subset(arrays, subset, **score)
+                stats.update(subset=int(subset.size), added=int(new.size))
+        if liked_b is not None and not stats["reason"]:
+            if not all(b.ok for b in found):
+                stats["reason"] = ", ".join(b.reason for b in found if not b.ok)
+            else:
+                final = _nth_score(parts, sub_arrays, np.searchsorted(subset, excl), n)
+                checks = {
+                    "score bound": liked_b.outside < final - _tol(final),
+                    "content scale": liked_b.content <= parts.content_scale + 1e-7
+                    or parts.content_scale == 0,
+                    "dislike scale": disliked_b is None
+                    or disliked_b.content <= parts.dislike_scale + 1e-7,
+                }
+                failed = [name for name, passed in checks.items() if not passed]
+                stats["proven"] = not failed
+                stats["reason"] = ", ".join(failed)
+        if not stats["proven"] and n_items <= limits.exact_fallback_rows:
+            stats["fallback"] = "exact"
+            return hybrid.recommend(
+                arrays,
+                tfidf_matrix=tfidf_matrix,
+                history_rows=rows,
+                history_scores=scores,
+                n=n,
+                exclude_rows=exclude_rows,
+                tfidf_row_norms=tfidf_row_norms,
+                tfidf_matrix_t=tfidf_matrix_t,
+                explain_k=explain_k,
+                neighbours=neighbours,
+            )
+    recs = hybrid.recommend_from_parts(
         sub_arrays,
-        tfidf_matrix=tfidf_matrix[subset],
+        parts,
+        tfidf_matrix=sub_matrix,
         history_rows=np.searchsorted(subset, rows),
-        history_scores=scores,
         n=n,
-        exclude_rows=np.searchsorted(subset, excl[np.isin(excl, subset)]),
-        tfidf_row_norms=norms,
-        n_site_ratings=int(arrays["n_site_ratings"]),
+        exclude_rows=np.searchsorted(subset, excl),
         explain_k=explain_k,
-        neighbours=_sub_neighbours(neighbours, rows, subset, len(subset)),
+        neighbours=sub_nbrs,
     )
     return [
         hybrid.Recommendation(

@@ -118,3 +118,110 @@ def test_brute_content_neighbours_are_the_most_similar_rows():
 def test_limits_must_not_be_negative():
     with pytest.raises(ValueError, match="cf_max"):
         candidates.CandidateLimits(cf_max=-1)
+
+
+def _content(m, rows_factor, terms, weights):
+    """Every row's richness-weighted cosine with a unit-normalised profile, by brute force."""
+    dense = np.zeros(m.shape[1])
+    unit = weights / np.linalg.norm(weights)
+    dense[terms] = unit
+    return (m @ dense) * rows_factor
+
+
+def test_term_maxima_are_the_largest_weighted_postings():
+    m = random_matrix(400, seed=5)
+    factor = np.random.default_rng(5).random(400).astype(np.float32)
+    got = candidates.term_maxima(tfidf.transpose(m), factor)
+    want = np.asarray(m.multiply(factor[:, None]).max(axis=0).todense()).ravel()
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_non_essential_bound_covers_every_row(seed):
+    rng = np.random.default_rng(seed)
+    m = random_matrix(600, seed=seed)
+    factor = (0.5 + 0.5 * rng.random(600)).astype(np.float32)
+    maxima = candidates.term_maxima(tfidf.transpose(m), factor)
+    profile = tfidf.user_profile(m, rng.choice(600, 2, replace=False), [5.0, 4.0])
+    terms, weights = profile.indices, profile.data.astype(np.float64)
+    unit = weights / np.linalg.norm(weights)
+    for need in (0.05, 0.2, 0.5):
+        ess, rest = candidates.non_essential_split(unit, maxima[terms], float(factor.max()), need)
+        assert rest < need
+        others = np.setdiff1d(np.arange(terms.size), ess)
+        # the true contribution of the left-out terms, row by row, never exceeds the bound
+        if others.size:
+            part = _content(m, factor, terms[others], weights[others]) * (
+                np.linalg.norm(weights[others]) / np.linalg.norm(weights)
+            )
+            assert part.max() <= rest + 1e-6
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_bounded_rows_keep_every_row_that_can_reach_the_threshold(seed):
+    rng = np.random.default_rng(seed)
+    n = 700
+    m = random_matrix(n, seed=seed)
+    mt = tfidf.transpose(m)
+    factor = (0.6 + 0.4 * rng.random(n)).astype(np.float32)
+    maxima = candidates.term_maxima(mt, factor)
+    profile = tfidf.user_profile(m, rng.choice(n, 2, replace=False), [5.0, 4.5])
+    terms, weights = profile.indices, profile.data.astype(np.float64)
+    content = _content(m, factor, terms, weights)
+    prior = rng.random(n)
+    head = candidates.prior_head(prior, 20)
+    cf_rows = np.sort(rng.choice(n, 40, replace=False))
+    cf_part = rng.random(40) * 0.5
+    coef = 0.6 / content.max()
+    true = 0.1 * prior + coef * content
+    true[cf_rows] += cf_part
+    threshold = float(np.sort(true)[-10])
+    got = candidates.bounded_rows(
+        matrix_t=mt,
+        maxima=maxima,
+        row_factor=factor,
+        factor_max=float(factor.max()),
+        terms=terms,
+        weights=weights,
+        threshold=threshold,
+        coef=coef,
+        content_cap=float(content.max()),
+        base_out=0.1 * prior[head].min(),
+        prior=prior,
+        prior_weight=0.1,
+        base_rows=cf_rows,
+        base_values=cf_part,
+        budget=10**9,
+        max_rows=n,
+        matrix=m,
+        check_rows=n,
+    )
+    assert got.ok
+    scored = np.union1d(got.rows, head)  # the caller scores the head anyway
+    outside = np.setdiff1d(np.arange(n), scored)
+    assert set(np.flatnonzero(true >= threshold)) <= set(scored.tolist())
+    assert true[outside].max() <= got.outside + 1e-9
+    assert content[outside].max() <= got.content + 1e-9
+    assert got.rows.size < n // 4  # and it does prune
+
+
+def test_bounded_rows_give_up_past_the_budget():
+    m = random_matrix(300, seed=2)
+    mt = tfidf.transpose(m)
+    factor = np.ones(300, dtype=np.float32)
+    profile = tfidf.user_profile(m, [0], [5.0])
+    got = candidates.bounded_rows(
+        matrix_t=mt,
+        maxima=candidates.term_maxima(mt, factor),
+        row_factor=factor,
+        factor_max=1.0,
+        terms=profile.indices,
+        weights=profile.data,
+        threshold=0.9,
+        coef=1.0,
+        content_cap=1.0,
+        base_out=0.0,
+        budget=1,
+        max_rows=300,
+    )
+    assert not got.ok and got.reason == "postings budget"

@@ -84,19 +84,25 @@ def test_gathered_candidates_find_the_exact_top_list(small_model):
 
 def test_the_subset_is_scored_not_the_catalog(small_model, monkeypatch):
     rows, scores = history(1, 20)
-    seen = {}
-    real = hybrid.recommend
+    seen = []
+    real = hybrid.score_parts
 
     def spy(arrays, **kwargs):
-        seen["n_rows"] = kwargs["tfidf_matrix"].shape[0]
+        seen.append(kwargs["tfidf_matrix"].shape[0])
         return real(arrays, **kwargs)
 
-    monkeypatch.setattr(hybrid, "recommend", spy)
+    monkeypatch.setattr(hybrid, "score_parts", spy)
     limits = candidates.CandidateLimits(
-        cf_max=10, content_k=0, max_liked=0, max_terms=2, per_term=5, prior_head=5
+        cf_max=10,
+        content_k=0,
+        max_liked=0,
+        max_terms=2,
+        per_term=5,
+        prior_head=5,
+        safe_max_rows=50,
     )
     call(twophase.recommend, small_model, rows, scores, limits=limits)
-    assert seen["n_rows"] <= limits.max_size + len(rows) < 800
+    assert seen and max(seen) <= limits.max_scored + len(rows) < 800
 
 
 def test_auto_picks_exact_for_small_catalogs():
@@ -148,3 +154,42 @@ def test_pipeline_serves_the_same_list_two_phase(catalog, space_fan, co_raters, 
     assert [i.movie.pk for i in two.items] == [i.movie.pk for i in exact.items]
     assert [i.explanation for i in two.items] == [i.explanation for i in exact.items]
     assert two.predictions == exact.predictions
+
+
+@pytest.mark.parametrize("n_liked", [1, 2])
+def test_the_safe_step_proves_the_exact_list_for_few_ratings(small_model, n_liked):
+    # Heuristic sources cut to almost nothing: the exact list must come from the bounds.
+    limits = candidates.CandidateLimits(cf_max=5, content_k=0, max_terms=0, prior_head=20)
+    proven = 0
+    for seed in range(25):
+        rng = np.random.default_rng(100 + seed)
+        rows = rng.choice(800, 5, replace=False)
+        scores = np.array([5.0, 4.5, 2.0, 1.0, 3.0])
+        scores[n_liked:2] = 3.5  # 1 or 2 liked, two below 2.5
+        stats = {}
+        exact = call(hybrid.recommend, small_model, rows, scores)
+        two = call(twophase.recommend, small_model, rows, scores, limits=limits, stats=stats)
+        if stats["proven"]:
+            proven += 1
+            assert [r.row for r in two] == [r.row for r in exact]
+            np.testing.assert_allclose([r.score for r in two], [r.score for r in exact], atol=1e-5)
+    assert proven >= 20
+
+
+def test_without_the_bounds_the_cut_sources_miss(small_model):
+    # The same cut sources with the safe step starved: the list is no longer the exact one,
+    # so the test above is not passing by the heuristic alone.
+    limits = candidates.CandidateLimits(
+        cf_max=5, content_k=0, max_terms=0, prior_head=20, safe_postings_budget=0
+    )
+    misses = 0
+    for seed in range(25):
+        rng = np.random.default_rng(100 + seed)
+        rows = rng.choice(800, 5, replace=False)
+        scores = np.array([5.0, 4.5, 2.0, 1.0, 3.0])
+        stats = {}
+        exact = call(hybrid.recommend, small_model, rows, scores)
+        two = call(twophase.recommend, small_model, rows, scores, limits=limits, stats=stats)
+        assert not stats["proven"]
+        misses += [r.row for r in two] != [r.row for r in exact]
+    assert misses >= 10
