@@ -301,6 +301,10 @@ def fit_tfidf(soups: Sequence[str], params: TfidfParams | None = None) -> TfidfM
 # --- Scoring ------------------------------------------------------------------------------
 
 
+# Profiles of at most this many rows are summed from the rows' CSR slices (see user_profile).
+FEW_PROFILE_ROWS = 16
+
+
 def user_profile(
     matrix: sp.csr_matrix, rows: Sequence[int], weights: Sequence[float]
 ) -> sp.csr_matrix:
@@ -319,11 +323,14 @@ def user_profile(
     n = matrix.shape[0]
     if rows_a.min() < 0 or rows_a.max() >= n:
         raise ValueError("a row index is outside the matrix.")
-    # The selected rows' own CSR slices, summed per term: touches only the liked rows, never
-    # all n, and skips scipy's row-slicing and product bookkeeping (~1 ms per call, and the
-    # explanations build one per card).
-    matrix = sp.csr_matrix(matrix) if not isinstance(matrix, sp.csr_matrix) else matrix
     w = w / w.sum()
+    if len(rows_a) > FEW_PROFILE_ROWS:
+        # (1 x k) weights times the k selected rows: touches only those rows, never all n.
+        return sp.csr_matrix(sp.csr_matrix(w[np.newaxis, :]) @ matrix[rows_a])
+    # A few rows (the explanations build one profile per card from 1-3 cited movies): their
+    # own CSR slices summed per term, without scipy's row-slicing and product bookkeeping
+    # (0.12 vs 0.27 ms for 1-3 rows; the product wins from ~30 rows: 0.5 vs 2.7 ms at 500).
+    matrix = sp.csr_matrix(matrix) if not isinstance(matrix, sp.csr_matrix) else matrix
     starts, stops = matrix.indptr[rows_a], matrix.indptr[rows_a + 1]
     cols = np.concatenate([matrix.indices[a:b] for a, b in zip(starts, stops, strict=True)])
     vals = np.concatenate(

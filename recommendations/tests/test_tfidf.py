@@ -292,3 +292,16 @@ def test_shared_terms_matches_the_elementwise_product(seed):
         assert tfidf.shared_terms(matrix, tfidf.canonical_row(profile), row, names, k=5) == (
             expected
         )
+
+
+@pytest.mark.parametrize("k", [1, 3, tfidf.FEW_PROFILE_ROWS, tfidf.FEW_PROFILE_ROWS + 1, 60])
+def test_user_profile_is_the_weighted_mean_on_both_paths(k):
+    """Few rows are summed from their CSR slices, many by a sparse product: the same profile."""
+    rng = np.random.default_rng(k)
+    matrix = sp.random(80, 50, density=0.1, format="csr", random_state=k, dtype=np.float64)
+    rows = rng.choice(80, k, replace=False)
+    weights = rng.uniform(4.0, 5.0, k)
+    expected = (weights / weights.sum()) @ matrix.toarray()[rows]
+    profile = tfidf.user_profile(matrix, rows, weights)
+    assert profile.shape == (1, 50)
+    np.testing.assert_allclose(profile.toarray().ravel(), expected, atol=1e-12)
