@@ -63,10 +63,10 @@ def test_sign_up_onboard_with_the_grid_and_get_personal_picks(
     for i, stars in enumerate(SCORES):
         tile = tiles.nth(i)
         rated_titles.append(tile.locator(".card-title").inner_text())
-        # click, not check(): the click's htmx swap replaces the radio, and check() then
-        # verifies a detached element (flaky on a loaded machine); the saved score is
-        # checked on the swapped-in widget just below.
-        tile.get_by_label(stars, exact=True).click(force=True)
+        # Click the star itself, as a person does, with Playwright's actionability checks (no
+        # force): a forced click on the hidden radio landed on whatever covered its spot
+        # while an earlier tile's swap moved the grid (once, the card's title link).
+        tile.locator(f'label[title="{stars}"]').click()
         expect(tile.get_by_test_id("card-your-rating")).to_contain_text(stars.split()[0])
         done = i + 1
         if done < goal:

@@ -65,10 +65,10 @@ def test_new_member_loop_from_sign_up_to_re_import(
         label = f"{stars} star" if stars == "1" else f"{stars} stars"
         # The last rating's swaps (its widget, the progress bar) settle before the next click.
         page.wait_for_load_state("networkidle")
-        # click, not check(): the click's htmx swap replaces the radio, and check() then
-        # verifies a detached element (flaky on a loaded machine); the saved score is
-        # checked on the swapped-in widget just below.
-        tile.get_by_label(label, exact=True).click(force=True)
+        # Click the star itself, as a person does, with Playwright's actionability checks (no
+        # force): a forced click on the hidden radio landed on whatever covered its spot
+        # while an earlier tile's swap moved the grid (once, the card's title link).
+        tile.locator(f'label[title="{label}"]').click()
         expect(tile.get_by_test_id("card-your-rating")).to_contain_text(stars)
     expect(page.get_by_test_id("progress-text")).to_contain_text("enough for personal picks")
     assert Rating.objects.filter(user__username="looper").count() == len(SCORES)
