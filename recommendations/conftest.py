@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from recommendations import loading
@@ -16,6 +20,23 @@ def _fresh_model_cache(settings):
     loading.reset_cache()
     yield
     loading.reset_cache()
+
+
+@pytest.fixture
+def start_django():
+    """``start_django(NAME=value, ...)``: ``django.setup()`` in a new interpreter with those
+    environment variables, for settings that must refuse a bad value at start-up."""
+
+    def run(**env) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-c", "import django; django.setup()"],
+            env={**os.environ, "DJANGO_SETTINGS_MODULE": "netflixrecs.settings", **env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    return run
 
 
 @pytest.fixture

@@ -3,9 +3,6 @@ tasks (eager); failures, a missing block, second deliveries, single-flight."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -252,18 +249,7 @@ def test_two_real_workers_build_the_blocks_of_one_version(celery_workers, catalo
 
 
 @pytest.mark.parametrize("value", ["0", "100001"])
-def test_a_block_size_out_of_range_is_a_clear_configuration_error(value):
-    env = {
-        **os.environ,
-        "RECS_NEIGHBOUR_BLOCK_ROWS": value,
-        "DJANGO_SETTINGS_MODULE": "netflixrecs.settings",
-    }
-    proc = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def test_a_block_size_out_of_range_is_a_clear_configuration_error(value, start_django):
+    proc = start_django(RECS_NEIGHBOUR_BLOCK_ROWS=value)
     assert proc.returncode != 0
     assert f"RECS_NEIGHBOUR_BLOCK_ROWS must be 1..100000 (got {value})" in proc.stderr

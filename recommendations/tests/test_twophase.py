@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -114,19 +110,8 @@ def test_auto_picks_exact_for_small_catalogs():
         twophase.use_two_phase("fast", 10)
 
 
-def test_a_bad_setting_is_a_clear_configuration_error():
-    env = {
-        **os.environ,
-        "RECS_SERVING": "fastest",
-        "DJANGO_SETTINGS_MODULE": "netflixrecs.settings",
-    }
-    proc = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def test_a_bad_setting_is_a_clear_configuration_error(start_django):
+    proc = start_django(RECS_SERVING="fastest")
     assert proc.returncode != 0
     assert "ImproperlyConfigured" in proc.stderr
     assert "RECS_SERVING must be exact, two_phase or auto (got 'fastest')" in proc.stderr
