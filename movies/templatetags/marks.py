@@ -10,8 +10,12 @@ state sets ``movie.on_watchlist`` / ``movie.is_hidden`` and no query runs at all
 from dataclasses import dataclass
 
 from django import template
+from django.urls import reverse
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 
 from movies.models import HiddenMovie, WatchlistEntry
+from movies.templatetags.movie_tags import csrf_input
 
 register = template.Library()
 
@@ -74,18 +78,9 @@ def card_watchlist_button(context, movie, next_url=""):
     ``mark_buttons="watchlist"``, built as one string because grids render it for every card
     (a visitor gets it too; the view sends them to log in). The htmx swap after a click
     renders the template itself."""
-    from django.urls import reverse
-    from django.utils.html import escape, format_html
-    from django.utils.safestring import mark_safe
-
     request = context.get("request")
     state = mark_state(context, movie, "watchlist")
-    token = context.get("csrf_token")
-    csrf = (
-        format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', token)
-        if token and str(token) != "NOTPROVIDED"
-        else ""
-    )
+    csrf = csrf_input(context)
     on = state.watchlisted
     form = _WATCHLIST_FORM.format(
         url=escape(
