@@ -190,5 +190,13 @@ def neighbour_contributions(
     targets = np.asarray(target_rows, dtype=np.int64)
     if rows_a.size == 0 or targets.size == 0:
         return np.zeros((len(targets), len(rows_a)))
-    block = neighbours[rows_a][:, targets].toarray()  # small: history x targets
-    return (block * np.asarray(weights, dtype=np.float64)[:, np.newaxis]).T
+    # The history rows' lists, their entries at the targets picked out by a sorted lookup
+    # (scipy's column indexing of the slice cost 2 ms for 500 rows x 50 targets).
+    block = neighbours[rows_a]
+    uniq, inverse = np.unique(targets, return_inverse=True)
+    pos = np.minimum(np.searchsorted(uniq, block.indices), uniq.size - 1)
+    hit = uniq[pos] == block.indices
+    owner = np.repeat(np.arange(rows_a.size), np.diff(block.indptr))
+    out = np.zeros((rows_a.size, uniq.size))
+    np.add.at(out, (owner[hit], pos[hit]), block.data[hit])
+    return (out[:, inverse] * np.asarray(weights, dtype=np.float64)[:, np.newaxis]).T

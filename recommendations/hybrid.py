@@ -248,6 +248,20 @@ class ScoreParts:
     # The disliked part's scale: max richness-weighted cosine with the disliked profile (0 if
     # none); two-phase serving checks it is the full catalog's.
     dislike_scale: float = 0.0
+    # The catalog rows ``scores`` (and ``row_factor``) are for, ascending; None = every row.
+    # Every other row-valued field holds catalog rows either way.
+    score_rows: np.ndarray | None = None
+
+    def positions(self, rows) -> tuple[np.ndarray, np.ndarray]:
+        """Where catalog ``rows`` are in ``scores``: ``(positions, scored)``; a position is
+        meaningless where ``scored`` is False (the row was not scored)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if self.score_rows is None:
+            return rows, np.ones(rows.size, dtype=bool)
+        if self.score_rows.size == 0:
+            return np.zeros(rows.size, np.int64), np.zeros(rows.size, dtype=bool)
+        pos = np.minimum(np.searchsorted(self.score_rows, rows), self.score_rows.size - 1)
+        return pos, self.score_rows[pos] == rows
 
     def cf_at(self, rows: np.ndarray) -> np.ndarray:
         """The CF part of the blended score of ``rows`` (0 where CF does not reach)."""
@@ -291,64 +305,133 @@ def _validate_history(rows, scores, n_items) -> tuple[np.ndarray, np.ndarray]:
     return rows_a, scores_a
 
 
-def score_parts(
+@dataclass
+class UserSignals:
+    """What one history says before any catalog row is scored (:func:`user_signals`): the
+    blend's weights, the CF part on the rows it reaches and the TF-IDF profiles. Two-phase
+    serving makes it once and scores its candidates with it (``score_parts(signals=...)``)."""
+
+    rows: np.ndarray
+    scores: np.ndarray
+    params: HybridParams
+    weights: dict
+    cf_items: np.ndarray  # ascending catalog rows the CF part reaches
+    cf_values: np.ndarray
+    cf_scale: float  # max |CF| over every row (0: no CF part)
+    liked: np.ndarray  # masks over the history
+    disliked: np.ndarray
+    liked_profile: sp.csr_matrix | None = None
+    disliked_profile: sp.csr_matrix | None = None
+
+
+def user_signals(
     arrays: dict[str, np.ndarray],
     *,
     tfidf_matrix: sp.spmatrix,
     history_rows: Sequence[int],
     history_scores: Sequence[float],
+    n_site_ratings: int | None = None,
+    params: HybridParams | None = None,
+    neighbours: sp.csr_matrix | None = None,
+) -> UserSignals:
+    """The per-user half of :func:`score_parts` (see :class:`UserSignals`)."""
+    params = params or load_params(arrays)
+    n_items = tfidf_matrix.shape[0]
+    rows, scores = _validate_history(history_rows, history_scores, n_items)
+    n_site = int(arrays["n_site_ratings"]) if n_site_ratings is None else int(n_site_ratings)
+    if neighbours is None:
+        neighbours = neighbour_matrix(arrays)
+    weights = blend_weights(n_site_ratings=n_site, has_collab=neighbours.nnz > 0, params=params)
+    cf_items, cf_values = np.zeros(0, dtype=np.int64), np.zeros(0)
+    if weights["cf"] > 0 and rows.size:
+        cf_items, cf_values = collab.neighbour_scores_sparse(
+            neighbours, rows, scores - params.neutral
+        )
+    liked = scores >= params.like_threshold
+    disliked = scores < params.dislike_threshold
+    if params.dislike_weight == 0:
+        disliked[:] = False
+    sig = UserSignals(
+        rows=rows,
+        scores=scores,
+        params=params,
+        weights=weights,
+        cf_items=cf_items,
+        cf_values=cf_values,
+        cf_scale=float(np.abs(cf_values).max()) if cf_values.size else 0.0,
+        liked=liked,
+        disliked=disliked,
+    )
+    if liked.any():
+        sig.liked_profile = tfidf.user_profile(tfidf_matrix, rows[liked], scores[liked])
+    if disliked.any():
+        # Worse ratings weigh more in the disliked profile (0.5 counts 2.5x as much as 2.0).
+        neg_w = params.dislike_threshold + 0.5 - scores[disliked]
+        sig.disliked_profile = tfidf.user_profile(tfidf_matrix, rows[disliked], neg_w)
+    return sig
+
+
+def score_parts(
+    arrays: dict[str, np.ndarray],
+    *,
+    tfidf_matrix: sp.spmatrix,
+    history_rows: Sequence[int] = (),
+    history_scores: Sequence[float] = (),
     tfidf_row_norms: np.ndarray | None = None,
     tfidf_matrix_t: sp.spmatrix | None = None,
     n_site_ratings: int | None = None,
     params: HybridParams | None = None,
     neighbours: sp.csr_matrix | None = None,
+    signals: UserSignals | None = None,
+    score_rows: np.ndarray | None = None,
 ) -> ScoreParts:
     """:func:`score` plus what :func:`recommend` needs to explain it.
 
     ``tfidf_row_norms`` (stored with the model) saves an O(nnz) pass; ``tfidf_matrix_t`` (the
     term-major copy) lets ``tfidf.cosine_scores_multi`` read only the profile's postings when
     that is cheaper; ``neighbours`` is :func:`neighbour_matrix` wrapped once by the caller.
+    ``signals`` (:func:`user_signals`, made by the caller) replaces the history arguments.
 
-    Per request this allocates one float32 score vector over the catalog (plus the cosine
+    ``score_rows`` (ascending catalog rows; two-phase serving) scores only those rows: the
+    CF part and its scale, the profiles and every row's own content factor are the full
+    scan's, but the content parts are scaled by their largest value among ``score_rows``.
+
+    Per request this allocates one float32 score vector over the scored rows (plus the cosine
     columns it adds into it); the CF part touches only the history rows' neighbours.
     """
-    params = params or load_params(arrays)
+    params = signals.params if signals is not None else params or load_params(arrays)
     n_items = tfidf_matrix.shape[0]
     prior = np.asarray(arrays["prior"])
     if prior.shape[0] != n_items:
         raise HybridError("the hybrid arrays were built for a different catalog size.")
-    rows, scores = _validate_history(history_rows, history_scores, n_items)
-    n_site = int(arrays["n_site_ratings"]) if n_site_ratings is None else int(n_site_ratings)
-    if neighbours is None:
-        neighbours = neighbour_matrix(arrays)
-    weights = blend_weights(n_site_ratings=n_site, has_collab=neighbours.nnz > 0, params=params)
-    parts = ScoreParts(scores=np.zeros(0, dtype=np.float32), weights=weights)
-
-    cf_items, cf_values = np.zeros(0, dtype=np.int64), np.zeros(0)
-    if weights["cf"] > 0 and rows.size:
-        cf_w = scores - params.neutral
-        cf_items, cf_values = collab.neighbour_scores_sparse(neighbours, rows, cf_w)
-        parts.cf_scale = float(np.abs(cf_values).max()) if cf_values.size else 0.0
-        if parts.cf_scale > 0:
-            parts.cf_rows, parts.cf_weights = rows, cf_w
-
-    liked = scores >= params.like_threshold
-    parts.explainable_rows = rows[liked]  # "because you liked X" names liked movies only
-    disliked = scores < params.dislike_threshold
-    if params.dislike_weight == 0:
-        disliked[:] = False
-    profiles = []
-    if liked.any():
-        profiles.append(tfidf.user_profile(tfidf_matrix, rows[liked], scores[liked]))
-    if disliked.any():
-        # Worse ratings weigh more in the disliked profile (0.5 counts 2.5x as much as 2.0).
-        neg_w = params.dislike_threshold + 0.5 - scores[disliked]
-        profiles.append(tfidf.user_profile(tfidf_matrix, rows[disliked], neg_w))
-    cos = tfidf.cosine_scores_multi(
-        tfidf_matrix, profiles, tfidf_row_norms, matrix_t=tfidf_matrix_t
+    sig = signals or user_signals(
+        arrays,
+        tfidf_matrix=tfidf_matrix,
+        history_rows=history_rows,
+        history_scores=history_scores,
+        n_site_ratings=n_site_ratings,
+        params=params,
+        neighbours=neighbours,
     )
+    rows, scores, weights = sig.rows, sig.scores, sig.weights
+    matrix, norms = tfidf_matrix, tfidf_row_norms
+    if score_rows is not None:
+        score_rows = np.asarray(score_rows, dtype=np.int64)
+        matrix = tfidf_matrix[score_rows]
+        norms = None if norms is None else np.asarray(norms)[score_rows]
+        prior = prior[score_rows]
+        tfidf_matrix_t = None  # the few rows' forward product is the cheap one
+    parts = ScoreParts(scores=np.zeros(0, dtype=np.float32), weights=weights, score_rows=score_rows)
+    parts.cf_scale = sig.cf_scale
+    if parts.cf_scale > 0:
+        parts.cf_rows, parts.cf_weights = rows, scores - params.neutral
+
+    liked, disliked = sig.liked, sig.disliked
+    parts.explainable_rows = rows[liked]  # "because you liked X" names liked movies only
+    profiles = [p for p in (sig.liked_profile, sig.disliked_profile) if p is not None]
+    cos = tfidf.cosine_scores_multi(matrix, profiles, norms, matrix_t=tfidf_matrix_t)
     # Thin text is weak evidence: weigh every row's content similarity by its richness.
-    factor = content_factor(tfidf_matrix, params.richness_strength)
+    factor = content_factor(matrix, params.richness_strength)
     for part in cos:
         part *= factor
     content_parts = []  # scaled in place, added to the total below
@@ -359,11 +442,11 @@ def score_parts(
             liked_cos *= np.float32(weights["content"] / parts.content_scale)
             content_parts.append(liked_cos)
             parts.liked_rows, parts.liked_weights = rows[liked], scores[liked]
-            parts.liked_norm = tfidf.profile_norm(profiles[0])
+            parts.liked_norm = tfidf.profile_norm(sig.liked_profile)
             norms = (
-                tfidf.compute_row_norms(tfidf_matrix)
-                if tfidf_row_norms is None
-                else np.asarray(tfidf_row_norms, dtype=np.float32)
+                tfidf.compute_row_norms(matrix)
+                if norms is None
+                else np.asarray(norms, dtype=np.float32)
             )
             parts.row_factor = np.divide(factor, norms, out=np.zeros_like(factor), where=norms > 0)
     if disliked.any():
@@ -380,8 +463,10 @@ def score_parts(
     parts.prior_weight = prior_weight
     total = np.multiply(prior, np.float32(prior_weight), dtype=np.float32)
     if parts.cf_scale > 0:
-        parts.cf_items, parts.cf_part = cf_items, (weights["cf"] / parts.cf_scale) * cf_values
-        total[cf_items] += parts.cf_part
+        parts.cf_items = sig.cf_items
+        parts.cf_part = (weights["cf"] / parts.cf_scale) * sig.cf_values
+        pos, scored = parts.positions(parts.cf_items)
+        total[pos[scored]] += parts.cf_part[scored]
     for part in content_parts:
         total += part
     parts.scores = total
@@ -584,15 +669,20 @@ def explain(
 
     A history row's contribution is its CF term plus its share of the content term, on the
     same scale as the blended score; only liked rows (>= like_threshold) that contributed
-    positively are named, since the site says "because you liked X".
+    positively are named, since the site says "because you liked X". ``target_rows`` are
+    catalog rows that ``parts`` scored.
     """
     targets = np.asarray(target_rows, dtype=np.int64)
-    contrib: dict[int, np.ndarray] = {}
+    # one line per liked history row (ascending), one column per target
+    hist = np.unique(parts.explainable_rows)
+    if hist.size == 0 or targets.size == 0:
+        return [() for _ in targets]
+    table = np.zeros((hist.size, targets.size))
 
-    def add(rows, values):
-        for j, row in enumerate(rows):
-            contrib.setdefault(int(row), np.zeros(len(targets)))
-            contrib[int(row)] += values[:, j]
+    def add(rows, values):  # values: targets x rows; rows not liked are not named
+        pos = np.minimum(np.searchsorted(hist, rows), hist.size - 1)
+        named = hist[pos] == rows
+        np.add.at(table, pos[named], values[:, named].T)
 
     if parts.cf_scale > 0 and parts.cf_rows.size:
         if neighbours is None:
@@ -605,23 +695,18 @@ def explain(
         # Each liked row's share of the target's (richness-weighted) cosine, on the scale of
         # the blended score like the CF terms: without the norms the content shares were
         # several times too small next to CF, and a CF neighbour was named for a sequel.
-        per_target = parts.row_factor[targets] / max(parts.liked_norm, 1e-12)
+        per_target = parts.row_factor[parts.positions(targets)[0]] / max(parts.liked_norm, 1e-12)
         add(
             parts.liked_rows,
             parts.weights["content"] * c * per_target[:, None] / parts.content_scale,
         )
-    allowed = {int(r) for r in parts.explainable_rows}
-    contrib = {row: values for row, values in contrib.items() if row in allowed}
-    if not contrib:
-        return [() for _ in targets]
-    hist = np.array(sorted(contrib))
-    table = np.vstack([contrib[h] for h in hist])  # history x targets
-    out = []
-    for t in range(len(targets)):
-        col = table[:, t]
-        order = np.lexsort((hist, -col))[:k]
-        out.append(tuple(int(hist[i]) for i in order if col[i] > 0))
-    return out
+    # Largest first; equal shares by row (a stable sort of the ascending rows).
+    order = np.argsort(-table.T, axis=1, kind="stable")[:, :k]
+    best = np.take_along_axis(table.T, order, axis=1)
+    return [
+        tuple(int(hist[i]) for i, v in zip(o, b, strict=True) if v > 0)
+        for o, b in zip(order, best, strict=True)
+    ]
 
 
 def top_n_tiebreak(
@@ -702,8 +787,15 @@ def recommend_from_parts(
     with reasons (two-phase serving scores first, checks its bounds, then calls this)."""
     rows = np.asarray(history_rows, dtype=np.int64).ravel()
     exclude = np.concatenate([rows, np.asarray(list(exclude_rows), dtype=np.int64)])
+    prior = np.asarray(arrays["prior"])
+    tiebreak = prior
+    if parts.score_rows is not None:  # positions in the scored rows
+        tiebreak = prior[parts.score_rows]
+        pos, scored = parts.positions(exclude)
+        exclude = pos[scored]
     # Equal scores (genre-only imports with no site ratings) are ordered by the prior.
-    best = top_n_tiebreak(parts.scores, np.asarray(arrays["prior"]), exclude, n)
+    at = top_n_tiebreak(parts.scores, tiebreak, exclude, n)
+    best = at if parts.score_rows is None else parts.score_rows[at]
     reasons = (
         explain(
             arrays,
@@ -716,11 +808,10 @@ def recommend_from_parts(
         if explain_k > 0 and not parts.cold_start
         else [() for _ in best]
     )
-    prior = np.asarray(arrays["prior"])
     cf = parts.cf_at(best)
     recs = []
     for i, r in enumerate(best):
-        score = float(parts.scores[r])
+        score = float(parts.scores[at[i]])
         from_prior = float(prior[r]) * parts.prior_weight
         share = min(1.0, max(0.0, from_prior / score)) if score > 0 else 0.0
         cf_share = min(1.0, max(0.0, float(cf[i]) / score)) if score > 0 else 0.0

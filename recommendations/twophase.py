@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from . import candidates, collab, hybrid, tfidf
+from . import candidates, hybrid, tfidf
 
 SERVING_MODES = ("exact", "two_phase", "auto")
 # ``auto`` serves the exact scan below this many movies: there a pass over the matrix costs
@@ -68,29 +68,6 @@ def cached_prior_head(prior: np.ndarray, k: int) -> np.ndarray:
         return head
     _HEADS[key] = (ref, k, head)
     return head
-
-
-def _sub_neighbours(
-    neighbours: sp.csr_matrix, rows: np.ndarray, subset: np.ndarray, n_sub: int
-) -> sp.csr_matrix:
-    """The history rows' neighbour lists restricted to ``subset``, in sub-catalog positions.
-
-    Only the history rows are ever read from it (CF sums and explanations). A model with
-    collaborative data keeps ``nnz > 0`` (an explicit zero if nothing is left) so the blend
-    weights come out as in the full scan.
-    """
-    block = neighbours[rows]
-    pos = np.searchsorted(subset, block.indices)
-    pos_c = np.minimum(pos, len(subset) - 1)
-    keep = subset[pos_c] == block.indices
-    owner = np.repeat(np.searchsorted(subset, rows), np.diff(block.indptr))
-    r, c, d = owner[keep], pos_c[keep], block.data[keep]
-    if r.size == 0 and neighbours.nnz > 0 and rows.size:
-        r, c, d = np.searchsorted(subset, rows[:1]), np.zeros(1, np.int64), np.zeros(1)
-    # (coo -> csr keeps an explicit zero as a stored entry)
-    return sp.csr_matrix(
-        (np.asarray(d, np.float32), (r, c)), shape=(n_sub, n_sub), dtype=np.float32
-    )
 
 
 def cached_bounds(
@@ -129,80 +106,52 @@ def cached_bounds(
 
 @dataclass
 class _Request:
-    """What phase one works out for one validated history (full-catalog rows)."""
+    """What phase one works out for one validated history (catalog rows)."""
 
-    params: hybrid.HybridParams
-    weights: dict
-    cf_items: np.ndarray | None = None
-    cf_values: np.ndarray | None = None
+    sig: hybrid.UserSignals
     liked: tuple[np.ndarray, np.ndarray] | None = None  # profile terms, weights
-    # the disliked rows and their profile weights; the profile (one more slice of the full
-    # matrix) is made only when the liked part's bound holds (:func:`_bounds`)
     disliked: tuple[np.ndarray, np.ndarray] | None = None
     head: np.ndarray | None = None
 
 
-def _profile(matrix, rows, weights) -> tuple[np.ndarray, np.ndarray]:
-    p = tfidf.user_profile(matrix, rows, weights)
+def _terms(profile) -> tuple[np.ndarray, np.ndarray] | None:
+    if profile is None:
+        return None
+    p = sp.csr_matrix(profile)
     p.sum_duplicates()
     # float32 as the cosine's dense profile block (tfidf._dense_profiles)
     return p.indices.astype(np.int64), p.data.astype(np.float32).astype(np.float64)
 
 
-def _request(arrays, *, tfidf_matrix, rows, scores, neighbours, limits) -> _Request:
-    params = hybrid.load_params(arrays)
-    weights = hybrid.blend_weights(
-        n_site_ratings=int(arrays["n_site_ratings"]),
-        has_collab=neighbours.nnz > 0,
-        params=params,
+def _request(arrays, sig: hybrid.UserSignals, limits) -> _Request:
+    return _Request(
+        sig=sig,
+        liked=_terms(sig.liked_profile),
+        disliked=_terms(sig.disliked_profile),
+        head=cached_prior_head(arrays["prior"], limits.prior_head),
     )
-    req = _Request(params=params, weights=weights)
-    if neighbours.nnz > 0 and rows.size:
-        req.cf_items, req.cf_values = collab.neighbour_scores_sparse(
-            neighbours, rows, scores - params.neutral
-        )
-    liked = scores >= params.like_threshold
-    if liked.any():
-        req.liked = _profile(tfidf_matrix, rows[liked], scores[liked])
-    disliked = scores < params.dislike_threshold
-    if disliked.any() and params.dislike_weight > 0:  # as hybrid.score_parts
-        req.disliked = (rows[disliked], params.dislike_threshold + 0.5 - scores[disliked])
-    req.head = cached_prior_head(arrays["prior"], limits.prior_head)
-    return req
 
 
 def gather(
-    arrays: dict[str, np.ndarray],
     *,
-    tfidf_matrix: sp.csr_matrix,
-    rows: np.ndarray,
-    scores: np.ndarray,
+    req: _Request,
+    n_rows: int,
     exclude_rows: np.ndarray,
     tfidf_matrix_t: sp.csr_matrix | None,
-    neighbours: sp.csr_matrix,
     content_nbr_idx: np.ndarray | None,
     limits: candidates.CandidateLimits,
-    request: _Request | None = None,
 ) -> candidates.Candidates:
     """Phase one's heuristic sources for a validated history (see
     :mod:`recommendations.candidates`)."""
-    req = request or _request(
-        arrays,
-        tfidf_matrix=tfidf_matrix,
-        rows=rows,
-        scores=scores,
-        neighbours=neighbours,
-        limits=limits,
-    )
-    liked = scores >= req.params.like_threshold
+    sig = req.sig
     terms, weights = req.liked if req.liked is not None else (None, None)
     return candidates.gather(
         exclude_rows=exclude_rows,
-        n_rows=tfidf_matrix.shape[0],
-        cf_items=req.cf_items,
-        cf_values=req.cf_values,
-        liked_rows=rows[liked],
-        liked_scores=scores[liked],
+        n_rows=n_rows,
+        cf_items=sig.cf_items if sig.cf_scale > 0 else None,
+        cf_values=sig.cf_values if sig.cf_scale > 0 else None,
+        liked_rows=sig.rows[sig.liked],
+        liked_scores=sig.scores[sig.liked],
         content_nbr_idx=content_nbr_idx,
         matrix_t=tfidf_matrix_t,
         profile_terms=terms,
@@ -212,34 +161,11 @@ def gather(
     )
 
 
-def _score_subset(arrays, subset, *, tfidf_matrix, rows, scores, norms_full, neighbours):
-    """``hybrid.score_parts`` on the sub-catalog ``subset`` (ascending, holds ``rows``)."""
-    norms = (
-        tfidf.compute_row_norms(tfidf_matrix[subset])
-        if norms_full is None
-        else np.asarray(norms_full)[subset]
-    )
-    sub_arrays = {
-        name: arrays[name] for name in ("prior", "n_site_ratings", "params_json") if name in arrays
-    }
-    sub_arrays["prior"] = np.asarray(arrays["prior"])[subset]
-    sub_matrix = tfidf_matrix[subset]
-    sub_neighbours = _sub_neighbours(neighbours, rows, subset, len(subset))
-    parts = hybrid.score_parts(
-        sub_arrays,
-        tfidf_matrix=sub_matrix,
-        history_rows=np.searchsorted(subset, rows),
-        history_scores=scores,
-        tfidf_row_norms=norms,
-        n_site_ratings=int(arrays["n_site_ratings"]),
-        neighbours=sub_neighbours,
-    )
-    return parts, sub_arrays, sub_matrix, sub_neighbours
-
-
-def _nth_score(parts, sub_arrays, excl_pos: np.ndarray, n: int) -> float:
-    """The ``n``-th best score of the sub-catalog's rankable rows (-inf if fewer)."""
-    best = hybrid.top_n_tiebreak(parts.scores, np.asarray(sub_arrays["prior"]), excl_pos, n)
+def _nth_score(parts, prior: np.ndarray, excl: np.ndarray, n: int) -> float:
+    """The ``n``-th best score of the scored rows outside ``excl`` (-inf if fewer)."""
+    pos, scored = parts.positions(excl)
+    tiebreak = prior if parts.score_rows is None else prior[parts.score_rows]
+    best = hybrid.top_n_tiebreak(parts.scores, tiebreak, pos[scored], n)
     return float(parts.scores[best[-1]]) if best.size == n else -np.inf
 
 
@@ -250,10 +176,11 @@ def _tol(x: float) -> float:
 
 def _bounds(req: _Request, parts, *, threshold, prior, tfidf_matrix, matrix_t, norms, limits):
     """:func:`candidates.bounded_rows` for the liked and the disliked profile, from the
-    scores and scales of the heuristic sub-catalog (``parts``): ``(liked, disliked)``, each a
+    scores and scales of the heuristic candidates (``parts``): ``(liked, disliked)``, each a
     :class:`candidates.Bound` or None when that part does not exist."""
+    sig = req.sig
     maxima, row_factor, factor_max = cached_bounds(
-        tfidf_matrix, matrix_t, norms, req.params.richness_strength
+        tfidf_matrix, matrix_t, norms, sig.params.richness_strength
     )
     head = req.head if req.head is not None else np.zeros(0, np.int64)
     # every row outside the prior's head (which is scored) has at most its smallest prior
@@ -269,9 +196,8 @@ def _bounds(req: _Request, parts, *, threshold, prior, tfidf_matrix, matrix_t, n
         check_rows=max(limits.safe_check_rows, limits.safe_max_rows),
     )
     cf_rows = cf_part = None
-    if parts.cf_scale > 0 and req.cf_items is not None:  # hybrid.score_parts' CF part
-        cf_rows = req.cf_items
-        cf_part = (req.weights["cf"] / parts.cf_scale) * np.asarray(req.cf_values)
+    if parts.cf_scale > 0:  # hybrid.score_parts' CF part, exact on every row it reaches
+        cf_rows, cf_part = parts.cf_items, parts.cf_part
     empty = (np.zeros(0, np.int64), np.zeros(0))
     has_content = req.liked is not None and parts.content_scale > 0
     terms, weights = req.liked if has_content else empty
@@ -279,7 +205,7 @@ def _bounds(req: _Request, parts, *, threshold, prior, tfidf_matrix, matrix_t, n
         terms=terms,
         weights=weights,
         threshold=threshold,
-        coef=req.weights["content"] / parts.content_scale if has_content else 0.0,
+        coef=sig.weights["content"] / parts.content_scale if has_content else 0.0,
         content_cap=parts.content_scale if has_content else np.inf,
         base_out=parts.prior_weight * prior_out,
         prior=prior,
@@ -290,12 +216,11 @@ def _bounds(req: _Request, parts, *, threshold, prior, tfidf_matrix, matrix_t, n
     )
     disliked = None
     if liked.ok and req.disliked is not None and parts.dislike_scale > 0:
-        terms, weights = _profile(tfidf_matrix, *req.disliked)
         # only the scale matters here (the part itself only lowers scores): every row that
-        # could exceed the sub-catalog's largest disliked cosine is scored
+        # could exceed the candidates' largest disliked cosine is scored
         disliked = candidates.bounded_rows(
-            terms=terms,
-            weights=weights,
+            terms=req.disliked[0],
+            weights=req.disliked[1],
             threshold=np.inf,
             coef=0.0,
             content_cap=parts.dislike_scale,
@@ -348,45 +273,45 @@ def recommend(
             neighbours=neighbours,
         )
     excl = np.unique(np.concatenate([rows, np.asarray(list(exclude_rows), dtype=np.int64)]))
+    sig = hybrid.user_signals(
+        arrays,
+        tfidf_matrix=tfidf_matrix,
+        history_rows=rows,
+        history_scores=scores,
+        neighbours=neighbours,
+    )
     req = None
     if candidate_rows is None:
-        req = _request(
-            arrays,
-            tfidf_matrix=tfidf_matrix,
-            rows=rows,
-            scores=scores,
-            neighbours=neighbours,
-            limits=limits,
-        )
+        req = _request(arrays, sig, limits)
         cand = gather(
-            arrays,
-            tfidf_matrix=tfidf_matrix,
-            rows=rows,
-            scores=scores,
+            req=req,
+            n_rows=n_items,
             exclude_rows=excl,
             tfidf_matrix_t=tfidf_matrix_t,
-            neighbours=neighbours,
             content_nbr_idx=content_nbr_idx,
             limits=limits,
-            request=req,
         ).rows
     else:
         cand = np.asarray(candidate_rows, dtype=np.int64)
+
+    def score(rows_to_score):
+        return hybrid.score_parts(
+            arrays,
+            tfidf_matrix=tfidf_matrix,
+            tfidf_row_norms=tfidf_row_norms,
+            neighbours=neighbours,
+            signals=sig,
+            score_rows=rows_to_score,
+        )
+
     # Excluded rows are scored too (and then left out of the list): the content scales are
     # maxima over every row, excluded or not, as in the full scan.
     subset = np.unique(np.concatenate([cand, excl]))
-    score = dict(
-        tfidf_matrix=tfidf_matrix,
-        rows=rows,
-        scores=scores,
-        norms_full=tfidf_row_norms,
-        neighbours=neighbours,
-    )
-    parts, sub_arrays, sub_matrix, sub_nbrs = _score_subset(arrays, subset, **score)
+    parts = score(subset)
     stats.update(proven=False, reason="", subset=int(subset.size), added=0, postings=0)
     if req is not None:
         prior = np.asarray(arrays["prior"])
-        threshold = _nth_score(parts, sub_arrays, np.searchsorted(subset, excl), n)
+        threshold = _nth_score(parts, prior, excl, n)
         if tfidf_matrix_t is None:
             bounds, stats["reason"] = (None, None), "no term-major copy"
         elif not np.isfinite(threshold):
@@ -410,13 +335,13 @@ def recommend(
             new = np.setdiff1d(np.concatenate(extra), subset)
             if new.size:
                 subset = np.union1d(subset, new)
-                parts, sub_arrays, sub_matrix, sub_nbrs = _score_subset(arrays, subset, **score)
+                parts = score(subset)
                 stats.update(subset=int(subset.size), added=int(new.size))
         if liked_b is not None and not stats["reason"]:
             if not all(b.ok for b in found):
                 stats["reason"] = ", ".join(b.reason for b in found if not b.ok)
             else:
-                final = _nth_score(parts, sub_arrays, np.searchsorted(subset, excl), n)
+                final = _nth_score(parts, prior, excl, n)
                 checks = {
                     "score bound": liked_b.outside < final - _tol(final),
                     "content scale": liked_b.content <= parts.content_scale + 1e-7
@@ -441,23 +366,13 @@ def recommend(
                 explain_k=explain_k,
                 neighbours=neighbours,
             )
-    recs = hybrid.recommend_from_parts(
-        sub_arrays,
+    return hybrid.recommend_from_parts(
+        arrays,
         parts,
-        tfidf_matrix=sub_matrix,
-        history_rows=np.searchsorted(subset, rows),
+        tfidf_matrix=tfidf_matrix,
+        history_rows=rows,
         n=n,
-        exclude_rows=np.searchsorted(subset, excl),
+        exclude_rows=exclude_rows,
         explain_k=explain_k,
-        neighbours=sub_nbrs,
+        neighbours=neighbours,
     )
-    return [
-        hybrid.Recommendation(
-            row=int(subset[r.row]),
-            score=r.score,
-            because=tuple(int(subset[b]) for b in r.because),
-            prior_share=r.prior_share,
-            cf_share=r.cf_share,
-        )
-        for r in recs
-    ]

@@ -103,3 +103,12 @@ def test_bad_input_is_refused(ratings):
 def test_tiny_site_gives_empty_model():
     one = sp.csr_matrix(np.array([[4.0, 0, 0]]))
     assert collab.ease_neighbours(one).nnz == 0
+
+
+def test_contributions_for_unsorted_and_repeated_targets(ratings):
+    n = collab.ease_neighbours(ratings, l2=3.0, top_k=3)  # sparse lists: some entries absent
+    rows, w, targets = [3, 0, 5], [1.0, -0.5, 2.0], [6, 1, 6, 0, 7]
+    dense = n.toarray()
+    expected = np.array([[w[j] * dense[r, t] for j, r in enumerate(rows)] for t in targets])
+    np.testing.assert_allclose(collab.neighbour_contributions(n, rows, w, targets), expected)
+    assert (expected == 0).any() and (expected != 0).any()

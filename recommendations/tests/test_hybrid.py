@@ -291,3 +291,37 @@ def test_equal_scores_are_ordered_by_the_prior_not_the_row():
 def test_richness_strength_is_checked():
     with pytest.raises(hybrid.HybridError, match="richness_strength"):
         hybrid.HybridParams(richness_strength=1.5)
+
+
+def test_equal_shares_name_the_lower_row_first():
+    # Rows 0 and 1 are the same movie twice: every target owes them the same share.
+    m = tfidf.fit_tfidf(
+        ["space rocket alien", "space rocket alien", "space rocket moon", "love paris"],
+        tfidf.TfidfParams(min_df=1, max_df=1.0),
+    ).matrix
+    arrays = hybrid.fit(tfidf_matrix=m, ratings=sp.csr_matrix((1, 4)), tmdb_popularity=np.ones(4))
+    for history in ([0, 1], [1, 0]):
+        recs = hybrid.recommend(
+            arrays, tfidf_matrix=m, history_rows=history, history_scores=[5.0, 5.0], n=1
+        )
+        assert recs[0].row == 2 and recs[0].because == (0, 1)
+
+
+def test_scoring_some_rows_gives_their_full_scan_scores(model, site_ratings):
+    arrays = arrays_for(model, site_ratings)
+    kw = {"tfidf_matrix": model.matrix, "history_rows": [0, 3, 6], "history_scores": [5, 1, 4]}
+    full = hybrid.score_parts(arrays, **kw)
+    # Rows 0 and 3 hold the liked and the disliked content scale; the largest CF item is left
+    # out: the CF scale still comes from every row CF reaches.
+    some = np.array([0, 2, 3, 5])
+    top_cf = full.cf_items[np.abs(full.cf_part).argmax()]
+    assert top_cf not in some
+    part = hybrid.score_parts(arrays, score_rows=some, **kw)
+    assert part.scores.shape == (4,) and part.cf_scale == full.cf_scale
+    np.testing.assert_allclose(part.scores, full.scores[some], rtol=1e-6)
+    assert np.isclose(part.content_scale, full.content_scale)
+    assert np.isclose(part.dislike_scale, full.dislike_scale)
+    # Without the rows holding the scales, the content parts are scaled by what is scored.
+    other = hybrid.score_parts(arrays, score_rows=np.array([2, 5, 7]), **kw)
+    assert other.content_scale < full.content_scale
+    assert not np.allclose(other.scores, full.scores[[2, 5, 7]])

@@ -84,7 +84,8 @@ def test_the_subset_is_scored_not_the_catalog(small_model, monkeypatch):
     real = hybrid.score_parts
 
     def spy(arrays, **kwargs):
-        seen.append(kwargs["tfidf_matrix"].shape[0])
+        scored = kwargs.get("score_rows")
+        seen.append(kwargs["tfidf_matrix"].shape[0] if scored is None else len(scored))
         return real(arrays, **kwargs)
 
     monkeypatch.setattr(hybrid, "score_parts", spy)
