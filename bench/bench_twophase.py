@@ -279,6 +279,8 @@ def run_size(n: int, args, rng, *, with_reference: bool) -> dict:
             r["subset"].append(stats.get("subset", 0))
             r["added"].append(stats.get("added", 0))
             r["postings"].append(stats.get("postings", 0))
+            for step, t in stats.get("ms", {}).items():
+                r.setdefault("steps", {}).setdefault(step, []).append(t)
             r["hits"] += len({x.row for x in ex[:10]} & {x.row for x in tp[:10]})
             r["total"] += len(ex[:10])
             r["hits_n"] += len({x.row for x in ex} & {x.row for x in tp})
@@ -307,7 +309,8 @@ def recall_line(r, n: int) -> str:
 
 
 def merged(res: dict) -> dict:
-    out = {key: [] for key in res[RATING_COUNTS[0]] if isinstance(res[RATING_COUNTS[0]][key], list)}
+    first = res[RATING_COUNTS[0]]
+    out = {key: [] for key in first if isinstance(first[key], list)}
     out.update({key: 0 for key in ("hits", "total", "hits_n", "total_n", "hits_s", "total_s")})
     out["proven"] = 0
     for r in res.values():
@@ -370,6 +373,12 @@ def main() -> None:
             f"  rows scored p50 {np.median(r['subset']):.0f} (max {max(r['subset'])}), "
             f"added by the safe step p50 {np.median(r['added']):.0f}, "
             f"postings read p50 {np.median(r['postings']):.0f} (max {max(r['postings'])})"
+        )
+        print(
+            "  two-phase steps, p50 / max ms: "
+            + ", ".join(
+                f"{step} {np.median(t):.2f} / {max(t):.2f}" for step, t in r["steps"].items()
+            )
         )
     a = merged(res)
     print(f"\nall users, {args.movies:,} movies ({args.catalog}), n = {args.n}:")

@@ -37,12 +37,17 @@ import scipy.sparse as sp
 class CandidateLimits:
     """Per-source caps; none grows with the catalog."""
 
-    cf_max: int = 500
-    content_k: int = 20  # neighbours used per liked movie (of the stored k)
-    max_liked: int = 30  # liked movies whose neighbours are read (the best-rated first)
-    max_terms: int = 20
-    per_term: int = 100
-    postings_budget: int = 200_000  # postings entries read in all
+    # CF items scored (the best by CF score): the CF part reaches at most the items the model
+    # learned neighbours for (``HybridParams.max_items``), whatever the catalog.
+    cf_max: int = 5_000
+    content_k: int = 50  # neighbours used per liked movie (of the stored k)
+    max_liked: int = 60  # liked movies whose neighbours are read (the best-rated first)
+    # The profile's terms (:func:`term_rows`): the heaviest terms whose postings are at most
+    # ``term_max_postings`` long, read in full up to ``postings_budget`` entries in all; the
+    # ``term_rows`` rows with the largest partial content score over them are candidates.
+    term_max_postings: int = 20_000
+    postings_budget: int = 200_000
+    term_rows: int = 1_000
     prior_head: int = 200
     # The safe step (:func:`bounded_rows`): postings entries it may read per profile, and rows
     # it may add; past either the request keeps the heuristic set (counted as unproven).
@@ -61,13 +66,7 @@ class CandidateLimits:
     @property
     def max_size(self) -> int:
         """Upper bound of the candidate set, whatever the catalog."""
-        return (
-            self.cf_max
-            + 1
-            + self.content_k * self.max_liked
-            + self.max_terms * self.per_term
-            + self.prior_head
-        )
+        return self.cf_max + self.content_k * self.max_liked + self.term_rows + self.prior_head
 
     @property
     def max_scored(self) -> int:
@@ -97,20 +96,12 @@ def prior_head(prior: np.ndarray, k: int) -> np.ndarray:
 
 
 def cf_rows(items: np.ndarray, values: np.ndarray, limit: int) -> np.ndarray:
-    """The ``limit`` items with the best CF score, plus the one with the largest |score| (the
-    CF part's scale: a disliked movie's neighbour can set it)."""
+    """The ``limit`` items with the best CF score."""
     items = np.asarray(items, dtype=np.int64)
-    if items.size == 0:
+    if items.size <= limit:
         return items
     values = np.asarray(values)
-    pick = [int(np.argmax(np.abs(values)))]
-    if limit > 0:
-        if items.size > limit:
-            top = np.argpartition(values, items.size - limit)[items.size - limit :]
-        else:
-            top = np.arange(items.size)
-        pick = np.concatenate([top, pick])
-    return items[np.asarray(pick, dtype=np.int64)]
+    return items[np.argpartition(values, items.size - limit)[items.size - limit :]]
 
 
 def content_neighbour_rows(
@@ -127,38 +118,47 @@ def content_neighbour_rows(
     return block[block >= 0].astype(np.int64)
 
 
-def postings_rows(
+def term_rows(
     matrix_t: sp.csr_matrix | None,
     terms: np.ndarray,
     weights: np.ndarray,
     limits: CandidateLimits,
+    row_factor: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Rows with the largest weights in the profile's heaviest selective terms.
+    """The ``term_rows`` rows with the largest content score over the profile's heaviest
+    selective terms (term-at-a-time, as a search engine ranks documents).
 
-    Terms are taken by profile weight; a term whose postings alone exceed a quarter of the
-    budget is too common to select anything (a genre in every tenth movie) and is skipped.
+    A movie close to a whole profile shares many of its terms; taking the heaviest rows of one
+    term at a time found only the shortest rows. Terms are read by profile weight, in full, up
+    to ``postings_budget`` entries; a term longer than ``term_max_postings`` (a genre, a common
+    word) is skipped: it would cost more than it tells apart. ``row_factor`` (richness / row
+    norm, as the blend's cosine) weighs each row.
     """
-    if matrix_t is None or len(terms) == 0 or limits.max_terms == 0:
+    k = limits.term_rows
+    if matrix_t is None or len(terms) == 0 or k == 0:
         return np.zeros(0, dtype=np.int64)
-    indptr = matrix_t.indptr
     terms = np.asarray(terms, dtype=np.int64)
-    lengths = indptr[terms + 1] - indptr[terms]
-    selective = lengths <= max(limits.postings_budget // 4, limits.per_term)
-    order = np.argsort(-np.asarray(weights)[selective], kind="stable")
-    chosen = terms[selective][order][: limits.max_terms]
-    out, read = [], 0
-    for t in chosen:
-        start, stop = int(indptr[t]), int(indptr[t + 1])
-        if read + (stop - start) > limits.postings_budget:
-            continue
-        read += stop - start
-        rows = matrix_t.indices[start:stop]
-        if stop - start > limits.per_term:
-            vals = matrix_t.data[start:stop]
-            keep = np.argpartition(vals, vals.size - limits.per_term)[-limits.per_term :]
-            rows = rows[keep]
-        out.append(np.asarray(rows, dtype=np.int64))
-    return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+    weights = np.asarray(weights, dtype=np.float64)
+    lengths = np.diff(matrix_t.indptr)[terms]
+    ok = (lengths <= limits.term_max_postings) & (lengths > 0)
+    order = np.flatnonzero(ok)[np.argsort(-weights[ok], kind="stable")]
+    chosen = order[np.cumsum(lengths[order]) <= limits.postings_budget]
+    if chosen.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    # scipy's product of the few terms' postings scatters into one dense float32 vector over
+    # the catalog: measured at 1M movies, 0.8 ms for 200,000 entries, where a bincount plus
+    # finding its non-zero rows took 13 ms (nonzero() mispredicts on every seen row)
+    acc = matrix_t[terms[chosen]].T @ weights[chosen].astype(np.float32)
+    if row_factor is not None:
+        acc *= row_factor
+    n = acc.size
+    # Rows at or above the k-th best of a strided sample include the k best of all.
+    sample = acc[:: max(1, n // (64 * k))]
+    bound = np.partition(sample, sample.size - k)[sample.size - k] if sample.size > k else 0
+    cand = np.flatnonzero(acc >= bound) if bound > 0 else np.flatnonzero(acc)
+    if cand.size > k:
+        cand = cand[np.argpartition(acc[cand], cand.size - k)[cand.size - k :]]
+    return cand.astype(np.int64)
 
 
 def gather(
@@ -175,6 +175,7 @@ def gather(
     profile_weights: np.ndarray | None = None,
     head: np.ndarray | None = None,
     limits: CandidateLimits | None = None,
+    row_factor: np.ndarray | None = None,
 ) -> Candidates:
     """Union of the four sources (see the module docstring) minus ``exclude_rows``."""
     limits = limits or CandidateLimits()
@@ -190,8 +191,8 @@ def gather(
             np.ones(len(liked)) if liked_scores is None else liked_scores,
             limits,
         ),
-        "postings": (
-            postings_rows(matrix_t, profile_terms, profile_weights, limits)
+        "profile_terms": (
+            term_rows(matrix_t, profile_terms, profile_weights, limits, row_factor)
             if profile_terms is not None
             else empty
         ),

@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 
 import numpy as np
 import scipy.sparse as sp
@@ -186,7 +187,13 @@ def fit(
 
 
 def load_params(arrays: dict[str, np.ndarray]) -> HybridParams:
-    return HybridParams.from_dict(json.loads(str(arrays["params_json"])))
+    return _params_from_json(str(arrays["params_json"]))
+
+
+@lru_cache(maxsize=32)
+def _params_from_json(text: str) -> HybridParams:
+    # (parsed once per stored version, not on every request)
+    return HybridParams.from_dict(json.loads(text))
 
 
 # The collaborative arrays; a model built with collaborative learning off stores none of them.

@@ -28,6 +28,7 @@ extreme item is always a candidate). ``manage.py evaluate`` measures the differe
 
 from __future__ import annotations
 
+import time
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -135,7 +136,8 @@ def _request(arrays, sig: hybrid.UserSignals, limits) -> _Request:
 def gather(
     *,
     req: _Request,
-    n_rows: int,
+    tfidf_matrix: sp.csr_matrix,
+    tfidf_row_norms: np.ndarray | None,
     exclude_rows: np.ndarray,
     tfidf_matrix_t: sp.csr_matrix | None,
     content_nbr_idx: np.ndarray | None,
@@ -145,9 +147,15 @@ def gather(
     :mod:`recommendations.candidates`)."""
     sig = req.sig
     terms, weights = req.liked if req.liked is not None else (None, None)
+    row_factor = None
+    if tfidf_matrix_t is not None and terms is not None:
+        row_factor = cached_bounds(
+            tfidf_matrix, tfidf_matrix_t, tfidf_row_norms, sig.params.richness_strength
+        )[1]
     return candidates.gather(
         exclude_rows=exclude_rows,
-        n_rows=n_rows,
+        n_rows=tfidf_matrix.shape[0],
+        row_factor=row_factor,
         cf_items=sig.cf_items if sig.cf_scale > 0 else None,
         cf_values=sig.cf_values if sig.cf_scale > 0 else None,
         liked_rows=sig.rows[sig.liked],
@@ -257,6 +265,14 @@ def recommend(
     """
     stats = {} if stats is None else stats
     limits = limits or candidates.CandidateLimits()
+    ms = stats.setdefault("ms", {})  # wall time per step, for the benchmark's breakdown
+    clock = [time.perf_counter()]
+
+    def lap(step: str) -> None:
+        now = time.perf_counter()
+        ms[step] = ms.get(step, 0.0) + (now - clock[0]) * 1000
+        clock[0] = now
+
     n_items = tfidf_matrix.shape[0]
     rows, scores = hybrid._validate_history(history_rows, history_scores, n_items)
     if neighbours is None:
@@ -280,12 +296,14 @@ def recommend(
         history_scores=scores,
         neighbours=neighbours,
     )
+    lap("signals")
     req = None
     if candidate_rows is None:
         req = _request(arrays, sig, limits)
         cand = gather(
             req=req,
-            n_rows=n_items,
+            tfidf_matrix=tfidf_matrix,
+            tfidf_row_norms=tfidf_row_norms,
             exclude_rows=excl,
             tfidf_matrix_t=tfidf_matrix_t,
             content_nbr_idx=content_nbr_idx,
@@ -307,7 +325,9 @@ def recommend(
     # Excluded rows are scored too (and then left out of the list): the content scales are
     # maxima over every row, excluded or not, as in the full scan.
     subset = np.unique(np.concatenate([cand, excl]))
+    lap("gather")
     parts = score(subset)
+    lap("score")
     stats.update(proven=False, reason="", subset=int(subset.size), added=0, postings=0)
     if req is not None:
         prior = np.asarray(arrays["prior"])
@@ -352,6 +372,7 @@ def recommend(
                 failed = [name for name, passed in checks.items() if not passed]
                 stats["proven"] = not failed
                 stats["reason"] = ", ".join(failed)
+        lap("safe step")
         if not stats["proven"] and n_items <= limits.exact_fallback_rows:
             stats["fallback"] = "exact"
             return hybrid.recommend(
@@ -366,7 +387,7 @@ def recommend(
                 explain_k=explain_k,
                 neighbours=neighbours,
             )
-    return hybrid.recommend_from_parts(
+    recs = hybrid.recommend_from_parts(
         arrays,
         parts,
         tfidf_matrix=tfidf_matrix,
@@ -376,3 +397,5 @@ def recommend(
         explain_k=explain_k,
         neighbours=neighbours,
     )
+    lap("top and reasons")
+    return recs

@@ -42,15 +42,15 @@ def test_each_source_contributes_its_rows():
         profile_terms=m[7].indices,
         profile_weights=m[7].data,
         head=np.array([300, 301]),
-        limits=candidates.CandidateLimits(cf_max=1, per_term=5),
+        limits=candidates.CandidateLimits(cf_max=1, term_rows=5),
     )
     rows = set(got.rows.tolist())
-    # CF: the best one and the one with the largest |value| (the CF scale), not the rest.
-    assert {200, 202} <= rows and set(got.by_source["collaborative"]) == {200, 202}
+    # CF: the best one, not the rest.
+    assert 200 in rows and set(got.by_source["collaborative"]) == {200}
     assert {100, 101} <= rows and -1 not in rows
     assert {300, 301} <= rows
-    postings = set(got.by_source["postings"].tolist())
-    assert postings and postings <= set(mt[m[7].indices].indices.tolist())
+    by_terms = set(got.by_source["profile_terms"].tolist())
+    assert len(by_terms) == 5 and by_terms <= set(mt[m[7].indices].indices.tolist())
     assert 7 not in rows  # the liked (rated) row itself is excluded
 
 
@@ -75,7 +75,7 @@ def test_size_is_bounded_whatever_the_catalog(n):
     m = random_matrix(n, seed=n)
     mt = tfidf.transpose(m)
     limits = candidates.CandidateLimits(
-        cf_max=50, content_k=5, max_liked=10, max_terms=10, per_term=20, prior_head=30
+        cf_max=50, content_k=5, max_liked=10, term_rows=20, prior_head=30
     )
     rng = np.random.default_rng(1)
     liked = rng.choice(n, 40, replace=False)
@@ -95,9 +95,35 @@ def test_size_is_bounded_whatever_the_catalog(n):
         head=candidates.prior_head(rng.random(n), limits.prior_head),
         limits=limits,
     )
-    assert len(got) <= limits.max_size == 50 + 1 + 5 * 10 + 10 * 20 + 30
-    assert len(got.by_source["collaborative"]) == 51
-    assert len(got.by_source["postings"]) > 0
+    assert len(got) <= limits.max_size == 50 + 5 * 10 + 20 + 30
+    assert len(got.by_source["collaborative"]) == 50
+    assert len(got.by_source["profile_terms"]) == 20
+
+
+def test_term_rows_are_the_best_partial_scores_over_the_selective_terms():
+    m = random_matrix(3000, seed=4, features=60, per_row=6)
+    mt = tfidf.transpose(m)
+    lengths = np.diff(mt.indptr)
+    rng = np.random.default_rng(4)
+    factor = (0.5 + 0.5 * rng.random(3000)).astype(np.float32)
+    terms = np.arange(60)
+    weights = rng.random(60) + 0.01
+    limits = candidates.CandidateLimits(
+        term_rows=40,
+        term_max_postings=int(np.median(lengths)),
+        postings_budget=4 * int(lengths.max()),
+    )
+    got = candidates.term_rows(mt, terms, weights, limits, row_factor=factor)
+    # brute force: the heaviest terms no longer than the cap, while they fit the budget
+    ok = np.flatnonzero(lengths <= limits.term_max_postings)
+    ok = ok[np.argsort(-weights[ok], kind="stable")]
+    read = ok[np.cumsum(lengths[ok]) <= limits.postings_budget]
+    assert 0 < read.size < ok.size  # the cap and the budget both left terms out
+    dense = np.zeros(60)
+    dense[read] = weights[read]
+    partial = (m @ dense) * factor
+    assert got.size == 40
+    assert np.sort(partial[got]).min() >= np.sort(partial)[-40] - 1e-5
 
 
 def test_prior_head_is_the_top_of_the_prior():
