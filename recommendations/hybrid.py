@@ -28,7 +28,7 @@ with a vote-count-damped TMDB rating -- far better than TMDB ``popularity`` (doc
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 
@@ -716,6 +716,10 @@ def explain(
     ]
 
 
+# ``pick(rows, scores) -> positions``: which of the top rows to keep, in order.
+Pick = Callable[[np.ndarray, np.ndarray], Sequence[int]]
+
+
 def top_n_tiebreak(
     scores: np.ndarray, tiebreak: np.ndarray, exclude_rows: Sequence[int], n: int
 ) -> np.ndarray:
@@ -748,15 +752,21 @@ def recommend(
     n_site_ratings: int | None = None,
     explain_k: int = 3,
     neighbours: sp.csr_matrix | None = None,
+    pick: Pick | None = None,
 ) -> list[Recommendation]:
     """Top ``n`` rows for one user, history (and ``exclude_rows``) excluded, with reasons.
 
     The same function serves the site (``pipeline.recommend_for_user``) and the evaluation's
-    ``production`` strategy. ``neighbours``: see :func:`score_parts`.
+    ``production`` strategy. ``neighbours``: see :func:`score_parts`; ``pick``: see
+    :func:`recommend_from_parts`.
     """
     rows = np.asarray(history_rows, dtype=np.int64).ravel()
     if rows.size == 0:
-        return cold_start(arrays, n=n, exclude_rows=list(exclude_rows))
+        recs = cold_start(arrays, n=n, exclude_rows=list(exclude_rows))
+        if pick is None:
+            return recs
+        chosen = pick(np.array([r.row for r in recs]), np.array([r.score for r in recs]))
+        return [recs[i] for i in chosen]
     parts = score_parts(
         arrays,
         tfidf_matrix=tfidf_matrix,
@@ -776,6 +786,7 @@ def recommend(
         exclude_rows=exclude_rows,
         explain_k=explain_k,
         neighbours=neighbours,
+        pick=pick,
     )
 
 
@@ -789,9 +800,14 @@ def recommend_from_parts(
     exclude_rows: Sequence[int] = (),
     explain_k: int = 3,
     neighbours: sp.csr_matrix | None = None,
+    pick: Pick | None = None,
 ) -> list[Recommendation]:
     """The second half of :func:`recommend`: the top ``n`` of computed :func:`score_parts`,
-    with reasons (two-phase serving scores first, checks its bounds, then calls this)."""
+    with reasons (two-phase serving scores first, checks its bounds, then calls this).
+
+    ``pick(rows, scores)`` (the site's diversity re-rank of its pool of 50) returns the
+    positions, in order, of the top rows to keep: only those are explained and returned.
+    """
     rows = np.asarray(history_rows, dtype=np.int64).ravel()
     exclude = np.concatenate([rows, np.asarray(list(exclude_rows), dtype=np.int64)])
     prior = np.asarray(arrays["prior"])
@@ -803,6 +819,9 @@ def recommend_from_parts(
     # Equal scores (genre-only imports with no site ratings) are ordered by the prior.
     at = top_n_tiebreak(parts.scores, tiebreak, exclude, n)
     best = at if parts.score_rows is None else parts.score_rows[at]
+    if pick is not None:
+        chosen = np.asarray(list(pick(best, parts.scores[at].astype(np.float64))), np.int64)
+        at, best = at[chosen], best[chosen]
     reasons = (
         explain(
             arrays,

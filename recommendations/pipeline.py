@@ -8,7 +8,8 @@
    otherwise the ``popularity_fallback`` with a :class:`~recommendations.fallbacks.FallbackReason`;
 3. **candidates and scores**: the strategy's scorer ranks the model's rows
    (:mod:`recommendations.scoring`), skipping the excluded movies: every row, or with
-   ``RECS_SERVING`` two-phase a bounded candidate set (:mod:`recommendations.twophase`);
+   ``RECS_SERVING`` two-phase a bounded candidate set (:mod:`recommendations.twophase`),
+   the top 50 re-ranked for diversity (:func:`rerank`) before the picks are explained;
 4. **explain**: movies with "Because you liked ... · shared: ..." (:mod:`recommendations.explain`);
 5. **filter**: only movies outside :func:`excluded_movie_ids` (the rated, hidden and
    watchlisted ones). The scorers skip those rows already so the list stays full; the final
@@ -137,21 +138,24 @@ def keep_allowed(
     return [item for item in items if item.movie.pk not in excluded][:n]
 
 
-def rerank(candidates: list, *, model: LoadedModel, n: int, lam: float) -> list:
+def rerank(*, model: LoadedModel, n: int, lam: float):
     """Step 3b: maximal marginal relevance over the scored pool (``RECS_MMR_LAMBDA``; 1 = the
     score order). What ``evaluate`` measures as ``production_mmr``: no NDCG cost there and
-    more hits and diversity on a site's own ratings (docs/evaluation.md)."""
-    if lam >= 1 or len(candidates) <= 1:
-        return candidates[:n]
-    picks = diversity.mmr_rerank(
-        [c.row for c in candidates],
-        [c.score for c in candidates],
-        matrix=model.matrix,
-        n=n,
-        lam=lam,
-        row_norms=model.row_norms,
-    )
-    return [candidates[i] for i in picks]
+    more hits and diversity on a site's own ratings (docs/evaluation.md).
+
+    Returned as the scorer's ``pick(rows, scores) -> positions`` (None when ``lam`` is 1): the
+    scorer explains only the movies picked, not the whole pool."""
+    if lam >= 1:
+        return None
+
+    def pick(rows, scores) -> list[int]:
+        if len(rows) <= 1:
+            return list(range(min(n, len(rows))))
+        return diversity.mmr_rerank(
+            list(rows), list(scores), matrix=model.matrix, n=n, lam=lam, row_norms=model.row_norms
+        )
+
+    return pick
 
 
 def serves_two_phase(model: LoadedModel) -> bool:
@@ -186,8 +190,8 @@ def recommend_for_user(
         n=max(top_n, diversity.MMR_POOL) if lam < 1 else top_n,
         exclude_rows=exclude_rows,
         two_phase=serves_two_phase(model),
-    )
-    candidates = rerank(candidates, model=model, n=top_n, lam=lam)
+        pick=rerank(model=model, n=top_n, lam=lam),
+    )[:top_n]
     if not candidates:
         return _fallback(
             FallbackReason.NOTHING_SIMILAR,

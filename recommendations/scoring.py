@@ -127,12 +127,14 @@ def blend_candidates(
     n: int,
     exclude_rows: Sequence[int] = (),
     two_phase: bool = False,
+    pick: hybrid.Pick | None = None,
 ) -> list[Candidate]:
     """The hybrid blend (``hybrid.recommend``, what ``manage.py evaluate`` measures as
     ``production``), fed with *every* rating so low ones push similar movies down.
 
     ``two_phase``: the same blend on a bounded candidate set (:mod:`recommendations.twophase`,
-    measured as ``production_two_phase``) instead of every row."""
+    measured as ``production_two_phase``) instead of every row. ``pick``: the re-rank of the
+    top ``n`` (``hybrid.recommend_from_parts``); only the picks are explained."""
     extra = {}
     if two_phase:
         extra["content_nbr_idx"] = model.arrays.get("content_nbr_idx")
@@ -146,6 +148,7 @@ def blend_candidates(
         tfidf_row_norms=model.row_norms,
         tfidf_matrix_t=model.matrix_t,
         neighbours=model.neighbours,
+        pick=pick,
         **extra,
     )
     return [
@@ -196,11 +199,22 @@ def content_candidates(
     n: int,
     exclude_rows: Sequence[int] = (),
     two_phase: bool = False,
+    pick: hybrid.Pick | None = None,
 ) -> list[Candidate]:
     """Content + popularity without a collaborative part: the hybrid blend of a model built
-    without one, or TF-IDF alone for a version built before the hybrid (always exact)."""
+    without one, or TF-IDF alone for a version built before the hybrid (always exact).
+    ``pick``: as :func:`blend_candidates`."""
     if model.hybrid is not None:
         return blend_candidates(
-            model=model, history=history, n=n, exclude_rows=exclude_rows, two_phase=two_phase
+            model=model,
+            history=history,
+            n=n,
+            exclude_rows=exclude_rows,
+            two_phase=two_phase,
+            pick=pick,
         )
-    return tfidf_candidates(model=model, history=history, n=n, exclude_rows=exclude_rows)
+    found = tfidf_candidates(model=model, history=history, n=n, exclude_rows=exclude_rows)
+    if pick is None or not found:
+        return found
+    chosen = pick(np.array([c.row for c in found]), np.array([c.score for c in found]))
+    return [found[i] for i in chosen]

@@ -5,7 +5,8 @@ evaluation table and ``report.json`` print), a people-facing ``label`` and ``des
 whether the site serves it, and its ``scorer``:
 
 * served personal strategies (``hybrid``, ``content_based``) score candidates:
-  ``scorer(*, model, history, n, exclude_rows, two_phase) -> list[scoring.Candidate]``;
+  ``scorer(*, model, history, n, exclude_rows, two_phase, pick) -> list[scoring.Candidate]``
+  (``pick``: the diversity re-rank of the top ``n``, see ``pipeline.rerank``);
 * the served fallback (``popularity_fallback``) returns its finished list:
   ``scorer(*, model, exclude_ids, n) -> list[explain.RecommendedMovie]``;
 * evaluation-only strategies rank catalog rows offline:

@@ -254,6 +254,7 @@ def recommend(
     limits: candidates.CandidateLimits | None = None,
     candidate_rows: np.ndarray | None = None,
     stats: dict | None = None,
+    pick: hybrid.Pick | None = None,
 ) -> list[hybrid.Recommendation]:
     """``hybrid.recommend`` over the candidates only (see the module docstring).
 
@@ -261,7 +262,8 @@ def recommend(
     exact full scan). ``stats`` (a dict, for the benchmark and tests) receives ``proven``
     (the list is the exact one, by the bounds), ``reason`` when not, ``subset`` (rows
     scored), ``added`` (rows the safe step added), ``postings`` (entries it read) and
-    ``fallback`` (``"exact"`` when the full scan answered).
+    ``fallback`` (``"exact"`` when the full scan answered). ``pick``: see
+    ``hybrid.recommend_from_parts``.
     """
     stats = {} if stats is None else stats
     limits = limits or candidates.CandidateLimits()
@@ -287,6 +289,7 @@ def recommend(
             n=n,
             exclude_rows=exclude_rows,
             neighbours=neighbours,
+            pick=pick,
         )
     excl = np.unique(np.concatenate([rows, np.asarray(list(exclude_rows), dtype=np.int64)]))
     sig = hybrid.user_signals(
@@ -386,6 +389,7 @@ def recommend(
                 tfidf_matrix_t=tfidf_matrix_t,
                 explain_k=explain_k,
                 neighbours=neighbours,
+                pick=pick,
             )
     recs = hybrid.recommend_from_parts(
         arrays,
@@ -396,6 +400,7 @@ def recommend(
         exclude_rows=exclude_rows,
         explain_k=explain_k,
         neighbours=neighbours,
+        pick=pick,
     )
     lap("top and reasons")
     return recs

@@ -325,3 +325,23 @@ def test_scoring_some_rows_gives_their_full_scan_scores(model, site_ratings):
     other = hybrid.score_parts(arrays, score_rows=np.array([2, 5, 7]), **kw)
     assert other.content_scale < full.content_scale
     assert not np.allclose(other.scores, full.scores[[2, 5, 7]])
+
+
+def test_a_pick_keeps_some_of_the_top_rows_and_explains_only_those(
+    model, site_ratings, monkeypatch
+):
+    arrays = arrays_for(model, site_ratings)
+    kw = {"tfidf_matrix": model.matrix, "history_rows": [0, 3], "history_scores": [5.0, 1.0]}
+    full = hybrid.recommend(arrays, n=5, **kw)
+    seen = []
+    real = hybrid.explain
+
+    def spy(*args, **kwargs):
+        seen.append(list(kwargs["target_rows"]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(hybrid, "explain", spy)
+    picked = hybrid.recommend(arrays, n=5, pick=lambda rows, scores: [3, 0], **kw)
+    assert picked == [full[3], full[0]]  # the same scores, shares and reasons
+    assert any(r.because for r in picked)
+    assert seen == [[full[3].row, full[0].row]]  # only the picks were explained
