@@ -18,13 +18,17 @@ MMR_POOL = 50
 
 def _unit_rows(matrix, rows: Sequence[int], row_norms: np.ndarray | None = None):
     """The given TF-IDF rows scaled to unit length (zero rows stay zero)."""
-    sub = sp.csr_matrix(matrix[np.asarray(rows, dtype=np.int64)], dtype=np.float64)
+    rows = np.asarray(rows, dtype=np.int64)
+    sub = sp.csr_matrix(matrix[rows], dtype=np.float64)
     if row_norms is None:
         norms = np.sqrt(np.asarray(sub.multiply(sub).sum(axis=1)).ravel())
     else:
-        norms = np.asarray(row_norms, dtype=np.float64)[np.asarray(rows, dtype=np.int64)]
+        norms = np.asarray(row_norms, dtype=np.float64)[rows]
     inv = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
-    return sp.diags(inv) @ sub
+    # each row's entries times its inverse norm, in place of a diagonal matrix product (the
+    # same floats; the product's bookkeeping was most of the site's re-rank at 2 ms)
+    sub.data *= np.repeat(inv, np.diff(sub.indptr))
+    return sub
 
 
 def pairwise_cosine(matrix, rows: Sequence[int], row_norms: np.ndarray | None = None):

@@ -305,3 +305,16 @@ def test_user_profile_is_the_weighted_mean_on_both_paths(k):
     profile = tfidf.user_profile(matrix, rows, weights)
     assert profile.shape == (1, 50)
     np.testing.assert_allclose(profile.toarray().ravel(), expected, atol=1e-12)
+
+
+def test_contributions_are_the_weighted_dot_products():
+    rng = np.random.default_rng(3)
+    dense = rng.random((30, 12)) * (rng.random((30, 12)) < 0.3)
+    dense[7] = 0  # a row with no terms at all
+    m = sp.csr_matrix(dense.astype(np.float32))
+    liked, weights, targets = [4, 7, 0, 9], np.array([5.0, 4.5, 4.0, 5.0]), [3, 29, 3, 0]
+    got = tfidf.contributions(m, liked, weights, targets)
+    d = m.toarray().astype(np.float64)
+    want = (d[targets] @ d[liked].T) * weights
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+    assert (want[:, 1] == 0).all() and (want != 0).sum() > 8
