@@ -183,6 +183,28 @@ def test_the_non_essential_bound_covers_every_row(seed):
             assert part.max() <= rest + 1e-6
 
 
+def test_a_spare_budget_reads_more_terms_and_lowers_the_rest():
+    rng = np.random.default_rng(11)
+    m = random_matrix(600, seed=11)
+    mt = tfidf.transpose(m)
+    maxima = candidates.term_maxima(mt, np.ones(600, dtype=np.float32))
+    profile = tfidf.user_profile(m, rng.choice(600, 3, replace=False), [5.0, 4.0, 4.5])
+    unit = profile.data / np.linalg.norm(profile.data)
+    lengths = np.diff(mt.indptr)[profile.indices]
+    ess, rest = candidates.non_essential_split(unit, maxima[profile.indices], 1.0, 0.3)
+    minimal = int(lengths[ess].sum())
+    more, lower = candidates.non_essential_split(
+        unit, maxima[profile.indices], 1.0, 0.3, lengths, minimal + 40
+    )
+    assert set(ess) < set(more) and lower < rest
+    assert minimal < int(lengths[more].sum()) <= minimal + 40
+    # with no spare entries the split is the minimal one
+    same, _ = candidates.non_essential_split(
+        unit, maxima[profile.indices], 1.0, 0.3, lengths, minimal
+    )
+    assert sorted(same) == sorted(ess)
+
+
 @pytest.mark.parametrize("seed", range(8))
 def test_bounded_rows_keep_every_row_that_can_reach_the_threshold(seed):
     rng = np.random.default_rng(seed)
