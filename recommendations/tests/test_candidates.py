@@ -121,9 +121,15 @@ def test_term_rows_are_the_best_partial_scores_over_the_selective_terms():
     assert 0 < read.size < ok.size  # the cap and the budget both left terms out
     dense = np.zeros(60)
     dense[read] = weights[read]
-    partial = (m @ dense) * factor
+    partial = m @ dense
+    # the 80 best by the partial cosine, of which the 40 best once weighed by the factor
     assert got.size == 40
-    assert np.sort(partial[got]).min() >= np.sort(partial)[-40] - 1e-5
+    pool = np.argsort(-partial, kind="stable")[:80]
+    assert set(got.tolist()) <= set(pool.tolist())
+    weighed = partial[pool] * factor[pool]
+    assert (partial[got] * factor[got]).min() >= np.sort(weighed)[-40] - 1e-5
+    plain = candidates.term_rows(mt, terms, weights, limits)
+    assert np.sort(partial[plain]).min() >= np.sort(partial)[-40] - 1e-5
 
 
 def test_prior_head_is_the_top_of_the_prior():
