@@ -4,13 +4,13 @@ Pure numpy / scipy (no Django). Every source is bounded by a limit that does not
 catalog size, so the set stays the same size at 3,000 or 1,000,000 movies:
 
 * **collaborative**: the items the user's history reaches through the stored top-K neighbours
-  (what the CF part of the blend scores at all), the ``cf_max`` best of them, plus the one
-  with the largest ``|CF|`` so the CF part is scaled exactly as in the full scan;
+  (what the CF part of the blend scores at all), the ``cf_max`` best of them: every one, in
+  practice, since the model learns neighbours for at most ``HybridParams.max_items`` items;
 * **content neighbours**: the build-time top-K most similar movies of each liked movie
   (``content_nbr_idx``, padded with -1; skipped for versions without them);
-* **postings**: the profile's heaviest terms whose postings are short enough to be selective,
-  and in each of them the ``per_term`` movies with the largest weight, reading at most
-  ``postings_budget`` entries of the term-major copy;
+* **profile terms**: the ``term_rows`` rows with the best partial content score over the
+  profile's heaviest selective terms (:func:`term_rows`): the movies close to the profile as
+  a whole, which are rarely among any one liked movie's neighbours;
 * **prior head**: the top of the popularity prior (:func:`prior_head`, once per model).
 
 Phase two (:mod:`recommendations.twophase`) scores only these rows with the full hybrid.

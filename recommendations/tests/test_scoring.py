@@ -71,6 +71,24 @@ def test_content_candidates_use_tfidf_alone_without_hybrid_arrays(monkeypatch):
     assert calls == ["blend"]
 
 
+def test_content_candidates_apply_the_pick_to_the_tfidf_list():
+    model = tiny_model()
+    history = ModelHistory.of(model, UserRatings(ratings=((10, 5.0),), like_threshold=4))
+    full = scoring.content_candidates(model=model, history=history, n=3, exclude_rows=[0])
+    assert len(full) == 2
+    seen = []
+
+    def pick(rows, scores):
+        seen.append((list(rows), list(scores)))
+        return [1]
+
+    picked = scoring.content_candidates(
+        model=model, history=history, n=3, exclude_rows=[0], pick=pick
+    )
+    assert picked == [full[1]]
+    assert seen == [([c.row for c in full], [c.score for c in full])]
+
+
 def test_module_has_no_django_imports():
     text = Path(scoring.__file__).read_text()
     assert not re.search(r"^\s*(from|import)\s+django", text, re.MULTILINE)
