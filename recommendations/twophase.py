@@ -311,7 +311,7 @@ def recommend(
             req=req,
             tfidf_matrix=tfidf_matrix,
             tfidf_row_norms=tfidf_row_norms,
-            exclude_rows=excl,
+            exclude_rows=(),  # scored all the same, below
             tfidf_matrix_t=tfidf_matrix_t,
             content_nbr_idx=content_nbr_idx,
             limits=limits,
@@ -331,7 +331,7 @@ def recommend(
 
     # Excluded rows are scored too (and then left out of the list): the content scales are
     # maxima over every row, excluded or not, as in the full scan.
-    subset = np.unique(np.concatenate([cand, excl]))
+    subset = np.union1d(cand, excl)
     lap("gather")
     parts = score(subset)
     lap("score")
