@@ -48,6 +48,11 @@ class CandidateLimits:
     term_max_postings: int = 20_000
     postings_budget: int = 200_000
     term_rows: int = 1_000
+    # The longer terms count through their champion lists (:func:`champion_lists`): the
+    # ``champions`` rows with the largest weight in each, for the ``common_terms`` heaviest.
+    common_terms: int = 20
+    champions: int = 2_000
+    common_rows: int = 500  # rows with the best score over both kinds of terms
     prior_head: int = 200
     # The safe step (:func:`bounded_rows`): postings entries it may read per profile, and rows
     # it may add; past either the request keeps the heuristic set (counted as unproven).
@@ -66,7 +71,13 @@ class CandidateLimits:
     @property
     def max_size(self) -> int:
         """Upper bound of the candidate set, whatever the catalog."""
-        return self.cf_max + self.content_k * self.max_liked + self.term_rows + self.prior_head
+        return (
+            self.cf_max
+            + self.content_k * self.max_liked
+            + self.term_rows
+            + self.common_rows
+            + self.prior_head
+        )
 
     @property
     def max_scored(self) -> int:
@@ -118,24 +129,58 @@ def content_neighbour_rows(
     return block[block >= 0].astype(np.int64)
 
 
+Champions = tuple[np.ndarray, np.ndarray, np.ndarray]  # per term: indptr, rows, weights
+
+
+def champion_lists(
+    matrix_t: sp.csr_matrix, row_factor: np.ndarray, *, min_postings: int, per_term: int
+) -> Champions:
+    """Per term with more than ``min_postings`` postings, its ``per_term`` rows with the
+    largest ``weight * row_factor`` (a "champion list", as search engines keep for common
+    words), with their plain weights; other terms get none. Once per model: one pass over
+    those terms' postings."""
+    indptr = np.asarray(matrix_t.indptr)
+    lengths = np.diff(indptr)
+    counts = np.zeros(lengths.size, dtype=np.int64)
+    rows, values = [], []
+    for term in np.flatnonzero(lengths > min_postings):
+        a, b = int(indptr[term]), int(indptr[term + 1])
+        r, v = matrix_t.indices[a:b], matrix_t.data[a:b]
+        if b - a > per_term:
+            top = np.argpartition(v * row_factor[r], b - a - per_term)[b - a - per_term :]
+            r, v = r[top], v[top]
+        rows.append(r)
+        values.append(v)
+        counts[term] = r.size
+    out_ptr = np.concatenate([[0], np.cumsum(counts)])
+    if not rows:
+        return out_ptr, np.zeros(0, np.int32), np.zeros(0, np.float32)
+    return out_ptr, np.concatenate(rows), np.concatenate(values).astype(np.float32)
+
+
 def term_rows(
     matrix_t: sp.csr_matrix | None,
     terms: np.ndarray,
     weights: np.ndarray,
     limits: CandidateLimits,
     row_factor: np.ndarray | None = None,
+    champions: Champions | None = None,
 ) -> np.ndarray:
     """The ``term_rows`` rows with the largest content score over the profile's heaviest
-    selective terms (term-at-a-time, as a search engine ranks documents).
+    terms (term-at-a-time, as a search engine ranks documents).
 
     A movie close to a whole profile shares many of its terms; taking the heaviest rows of one
-    term at a time found only the shortest rows. Terms are read by profile weight, in full, up
-    to ``postings_budget`` entries; a term longer than ``term_max_postings`` (a genre, a common
-    word) is skipped: it would cost more than it tells apart. ``row_factor`` (richness / row
-    norm, as the blend's cosine) weighs each row.
+    term at a time found only the shortest rows. Selective terms are read by profile weight,
+    in full, up to ``postings_budget`` entries. A term longer than ``term_max_postings`` (a
+    genre, a common word) would cost more than it tells apart; the ``common_terms`` heaviest
+    of those count through their ``champions`` (:func:`champion_lists`): a long profile spread
+    over many movies puts most of its weight on such terms, and its closest movies are short
+    ones made of them. Returned: the ``term_rows`` best over the selective terms and the
+    ``common_rows`` best over both. ``row_factor`` (richness / row norm, as the blend's
+    cosine) weighs the rows at the end.
     """
     k = limits.term_rows
-    if matrix_t is None or len(terms) == 0 or k == 0:
+    if matrix_t is None or len(terms) == 0 or k + limits.common_rows == 0:
         return np.zeros(0, dtype=np.int64)
     terms = np.asarray(terms, dtype=np.int64)
     weights = np.asarray(weights, dtype=np.float64)
@@ -143,16 +188,37 @@ def term_rows(
     ok = (lengths <= limits.term_max_postings) & (lengths > 0)
     order = np.flatnonzero(ok)[np.argsort(-weights[ok], kind="stable")]
     chosen = order[np.cumsum(lengths[order]) <= limits.postings_budget]
-    if chosen.size == 0:
+    common = np.flatnonzero(lengths > limits.term_max_postings)
+    if champions is None or limits.common_terms == 0:
+        common = common[:0]
+    if chosen.size == 0 and common.size == 0:
         return np.zeros(0, dtype=np.int64)
-    # scipy's product of the few terms' postings scatters into one dense float32 vector over
-    # the catalog: measured at 1M movies, 0.8 ms for 200,000 entries, where a bincount plus
-    # finding its non-zero rows took 13 ms (nonzero() mispredicts on every seen row)
-    acc = matrix_t[terms[chosen]].T @ weights[chosen].astype(np.float32)
-    # The 2k best by this partial cosine, then the k best of those weighed by ``row_factor``
-    # (only thin rows' factor is far from 1): weighing all n rows was one more pass over
-    # the catalog-sized vector. Rows at or above the 2k-th best of any slice of the vector
-    # include the 2k best of all; a leading slice of 1/32 reads far less than a strided one.
+    if chosen.size:
+        # scipy's product of the terms' postings scatters into one dense float32 vector over
+        # the catalog: measured at 1M movies, 0.8 ms for 200,000 entries, where a bincount
+        # plus finding its non-zero rows took 13 ms (nonzero() mispredicts on every row)
+        acc = matrix_t[terms[chosen]].T @ weights[chosen].astype(np.float32)
+    else:
+        acc = np.zeros(matrix_t.shape[1], dtype=np.float32)
+    found = [_best(acc, k, row_factor)] if chosen.size else []
+    if common.size:
+        # The selective terms' best stay; the best once the long terms count join them.
+        ptr, c_rows, c_values = champions
+        for i in common[np.argsort(-weights[common], kind="stable")][: limits.common_terms]:
+            a, b = ptr[terms[i]], ptr[terms[i] + 1]
+            acc[c_rows[a:b]] += np.float32(weights[i]) * c_values[a:b]  # (rows unique per term)
+        found.append(_best(acc, limits.common_rows, row_factor))
+    return np.unique(np.concatenate(found))
+
+
+def _best(acc: np.ndarray, k: int, row_factor: np.ndarray | None) -> np.ndarray:
+    """The ``k`` best rows of ``acc`` (a partial cosine over the catalog) weighed by
+    ``row_factor``: the 2k best of the plain values, then the k best of those weighed (only
+    thin rows' factor is far from 1; weighing all n rows was one more pass over the vector).
+    Rows at or above the 2k-th best of any slice of the vector include the 2k best of all; a
+    leading slice of 1/32 reads far less than a strided one."""
+    if k == 0:
+        return np.zeros(0, dtype=np.int64)
     top = min(2 * k, acc.size)
     sample = acc[: max(acc.size // 32, 64 * top)]
     sample = sample[sample > 0]  # (selecting among thousands of equal zeros cost 2 ms)
@@ -181,6 +247,7 @@ def gather(
     head: np.ndarray | None = None,
     limits: CandidateLimits | None = None,
     row_factor: np.ndarray | None = None,
+    champions: Champions | None = None,
 ) -> Candidates:
     """Union of the four sources (see the module docstring) minus ``exclude_rows``."""
     limits = limits or CandidateLimits()
@@ -197,7 +264,7 @@ def gather(
             limits,
         ),
         "profile_terms": (
-            term_rows(matrix_t, profile_terms, profile_weights, limits, row_factor)
+            term_rows(matrix_t, profile_terms, profile_weights, limits, row_factor, champions)
             if profile_terms is not None
             else empty
         ),

@@ -75,7 +75,7 @@ def test_size_is_bounded_whatever_the_catalog(n):
     m = random_matrix(n, seed=n)
     mt = tfidf.transpose(m)
     limits = candidates.CandidateLimits(
-        cf_max=50, content_k=5, max_liked=10, term_rows=20, prior_head=30
+        cf_max=50, content_k=5, max_liked=10, term_rows=20, common_rows=15, prior_head=30
     )
     rng = np.random.default_rng(1)
     liked = rng.choice(n, 40, replace=False)
@@ -95,7 +95,7 @@ def test_size_is_bounded_whatever_the_catalog(n):
         head=candidates.prior_head(rng.random(n), limits.prior_head),
         limits=limits,
     )
-    assert len(got) <= limits.max_size == 50 + 5 * 10 + 20 + 30
+    assert len(got) <= limits.max_size == 50 + 5 * 10 + 20 + 15 + 30
     assert len(got.by_source["collaborative"]) == 50
     assert len(got.by_source["profile_terms"]) == 20
 
@@ -279,3 +279,44 @@ def test_bounded_rows_give_up_past_the_budget():
         max_rows=300,
     )
     assert not got.ok and got.reason == "postings budget"
+
+
+def test_champion_lists_keep_the_heaviest_weighted_rows_of_long_terms():
+    m = random_matrix(2000, seed=6, features=40, per_row=8)
+    mt = tfidf.transpose(m)
+    factor = (0.5 + 0.5 * np.random.default_rng(6).random(2000)).astype(np.float32)
+    lengths = np.diff(mt.indptr)
+    cut = int(np.median(lengths))
+    ptr, rows, values = candidates.champion_lists(mt, factor, min_postings=cut, per_term=30)
+    for term in range(40):
+        got = rows[ptr[term] : ptr[term + 1]]
+        if lengths[term] <= cut:
+            assert got.size == 0
+            continue
+        col = m[:, term].toarray().ravel()
+        assert got.size == 30
+        np.testing.assert_allclose(values[ptr[term] : ptr[term + 1]], col[got], rtol=1e-6)
+        weighed = col * factor
+        assert weighed[got].min() >= np.sort(weighed[col > 0])[-30] - 1e-7
+
+
+def test_long_terms_count_through_their_champions():
+    m = random_matrix(3000, seed=8, features=30, per_row=6)
+    mt = tfidf.transpose(m)
+    lengths = np.diff(mt.indptr)
+    factor = np.ones(3000, dtype=np.float32)
+    long_terms = np.argsort(-lengths)[:10]
+    cut = int(lengths[long_terms].min()) - 1
+    champions = candidates.champion_lists(mt, factor, min_postings=cut, per_term=3000)
+    limits = candidates.CandidateLimits(
+        term_rows=0, common_rows=25, term_max_postings=cut, common_terms=10
+    )
+    weights = np.zeros(30)
+    weights[long_terms] = 1.0 + np.arange(10)
+    got = candidates.term_rows(mt, np.arange(30), weights, limits, factor, champions)
+    # full champion lists: the 25 best rows over the long terms, as brute force has them
+    partial = m @ weights
+    assert got.size == 25
+    assert partial[got].min() >= np.sort(partial)[-25] - 1e-5
+    without = candidates.term_rows(mt, np.arange(30), weights, limits, factor, None)
+    assert without.size == 0  # nothing selective to read, no champions: nothing found

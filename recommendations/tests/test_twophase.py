@@ -139,7 +139,9 @@ def test_pipeline_serves_the_same_list_two_phase(catalog, space_fan, co_raters, 
 @pytest.mark.parametrize("n_liked", [1, 2])
 def test_the_safe_step_proves_the_exact_list_for_few_ratings(small_model, n_liked):
     # Heuristic sources cut to almost nothing: the exact list must come from the bounds.
-    limits = candidates.CandidateLimits(cf_max=5, content_k=0, term_rows=0, prior_head=20)
+    limits = candidates.CandidateLimits(
+        cf_max=5, content_k=0, term_rows=0, common_rows=0, prior_head=20
+    )
     proven = 0
     for seed in range(25):
         rng = np.random.default_rng(100 + seed)
@@ -160,7 +162,12 @@ def test_without_the_bounds_the_cut_sources_miss(small_model):
     # The same cut sources with the safe step starved: the list is no longer the exact one,
     # so the test above is not passing by the heuristic alone.
     limits = candidates.CandidateLimits(
-        cf_max=5, content_k=0, term_rows=0, prior_head=20, safe_postings_budget=0
+        cf_max=5,
+        content_k=0,
+        term_rows=0,
+        common_rows=0,
+        prior_head=20,
+        safe_postings_budget=0,
     )
     misses = 0
     for seed in range(25):
