@@ -200,25 +200,31 @@ def term_rows(
         acc = matrix_t[terms[chosen]].T @ weights[chosen].astype(np.float32)
     else:
         acc = np.zeros(matrix_t.shape[1], dtype=np.float32)
-    found = [_best(acc, k, row_factor)] if chosen.size else []
-    if common.size:
-        # The selective terms' best stay; the best once the long terms count join them.
+    found, pool = _best(acc, k, row_factor) if chosen.size else (np.zeros(0, np.int64),) * 2
+    if common.size and limits.common_rows:
+        # The selective terms' best stay; the best once the long terms count join them. A
+        # row the champions do not reach keeps its value, so it can only be among those if it
+        # was in the selective pool: only the pool and the reached rows are ranked again.
         ptr, c_rows, c_values = champions
+        reached = []
         for i in common[np.argsort(-weights[common], kind="stable")][: limits.common_terms]:
             a, b = ptr[terms[i]], ptr[terms[i] + 1]
             acc[c_rows[a:b]] += np.float32(weights[i]) * c_values[a:b]  # (rows unique per term)
-        found.append(_best(acc, limits.common_rows, row_factor))
-    return np.unique(np.concatenate(found))
+            reached.append(c_rows[a:b])
+        rows = np.union1d(pool, np.concatenate(reached)) if reached else pool
+        found = np.union1d(found, _top_weighed(rows, acc[rows], limits.common_rows, row_factor))
+    return found
 
 
-def _best(acc: np.ndarray, k: int, row_factor: np.ndarray | None) -> np.ndarray:
+def _best(acc: np.ndarray, k: int, row_factor: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` best rows of ``acc`` (a partial cosine over the catalog) weighed by
-    ``row_factor``: the 2k best of the plain values, then the k best of those weighed (only
-    thin rows' factor is far from 1; weighing all n rows was one more pass over the vector).
+    ``row_factor``, and the pool of the 2k best plain values they were picked from.
+
     Rows at or above the 2k-th best of any slice of the vector include the 2k best of all; a
-    leading slice of 1/32 reads far less than a strided one."""
+    leading slice of 1/32 reads far less than a strided one.
+    """
     if k == 0:
-        return np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     top = min(2 * k, acc.size)
     sample = acc[: max(acc.size // 32, 64 * top)]
     sample = sample[sample > 0]  # (selecting among thousands of equal zeros cost 2 ms)
@@ -226,10 +232,22 @@ def _best(acc: np.ndarray, k: int, row_factor: np.ndarray | None) -> np.ndarray:
     cand = np.flatnonzero(acc >= bound) if bound > 0 else np.flatnonzero(acc)
     if cand.size > top:
         cand = cand[np.argpartition(acc[cand], cand.size - top)[cand.size - top :]]
-    if cand.size > k:
-        value = acc[cand] if row_factor is None else acc[cand] * np.asarray(row_factor)[cand]
-        cand = cand[np.argpartition(value, cand.size - k)[cand.size - k :]]
-    return cand.astype(np.int64)
+    return _top_weighed(cand, acc[cand], k, row_factor), cand.astype(np.int64)
+
+
+def _top_weighed(rows, values, k: int, row_factor: np.ndarray | None) -> np.ndarray:
+    """Of ``rows``, the 2k with the best ``values``, then the k best of those weighed by
+    ``row_factor`` (only thin rows' factor is far from 1; weighing every row of the catalog
+    was one more pass over the vector)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    if rows.size > 2 * k:
+        keep = np.argpartition(values, rows.size - 2 * k)[rows.size - 2 * k :]
+        rows, values = rows[keep], values[keep]
+    if rows.size > k:
+        if row_factor is not None:
+            values = values * np.asarray(row_factor)[rows]
+        rows = rows[np.argpartition(values, rows.size - k)[rows.size - k :]]
+    return rows
 
 
 def gather(
