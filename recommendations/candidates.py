@@ -211,8 +211,17 @@ def term_rows(
             a, b = ptr[terms[i]], ptr[terms[i] + 1]
             acc[c_rows[a:b]] += np.float32(weights[i]) * c_values[a:b]  # (rows unique per term)
             reached.append(c_rows[a:b])
-        rows = np.union1d(pool, np.concatenate(reached)) if reached else pool
-        found = np.union1d(found, _top_weighed(rows, acc[rows], limits.common_rows, row_factor))
+        rows = np.concatenate([pool, *reached])
+        values = acc[rows]
+        # (a row reached through several terms is listed once per term: 4x the rows wanted
+        # are kept before the duplicates go, which sorts a few thousand instead of all)
+        m = 4 * limits.common_rows
+        if rows.size > m:
+            keep = np.argpartition(values, rows.size - m)[rows.size - m :]
+            rows, values = rows[keep], values[keep]
+        rows, first = np.unique(rows, return_index=True)
+        best = _top_weighed(rows, values[first], limits.common_rows, row_factor)
+        found = np.union1d(found, best)
     return found
 
 
