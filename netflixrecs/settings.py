@@ -382,9 +382,9 @@ RECS_KEEP_VERSIONS = env.int("RECS_KEEP_VERSIONS", default=3)
 # Takes effect at the next build.
 RECS_COLLABORATIVE = env.bool("RECS_COLLABORATIVE", default=True)
 # How a request is scored: "exact" scans every movie; "two_phase" gathers a bounded candidate
-# set (collaborative and content neighbours, selective postings, the prior's head) and scores
-# only those with the same blend; "auto" is exact below 50,000 movies, where a full scan is
-# cheaper (recommendations/twophase.py, docs/benchmarks.md).
+# set (collaborative and content neighbours, the best movies over the profile's terms, the
+# prior's head) and scores only those with the same blend; "auto" is exact below 200,000
+# movies, where a full scan costs no more (recommendations/twophase.py, docs/benchmarks.md).
 # Content neighbours stored per movie at build ("More like this", two-phase candidates);
 # 0 = none (serving scans the catalog instead).
 RECS_CONTENT_NEIGHBOURS = env.int("RECS_CONTENT_NEIGHBOURS", default=50)

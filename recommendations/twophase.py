@@ -44,8 +44,9 @@ from . import candidates, hybrid, tfidf
 
 SERVING_MODES = ("exact", "two_phase", "auto")
 # ``auto`` serves the exact scan below this many movies: there a pass over the matrix costs
-# less than gathering and slicing (bench/bench_twophase.py measures the crossover).
-AUTO_MIN_ROWS = 50_000
+# no more than gathering and scoring candidates (bench/bench_twophase.py, fitted catalog:
+# about even at 100,000 movies, two-phase 1.5-2x cheaper at 300,000; docs/benchmarks.md).
+AUTO_MIN_ROWS = 200_000
 
 # prior head per loaded prior array (memory-mapped, lives as long as its model)
 _HEADS: dict[int, tuple[weakref.ref, int, np.ndarray]] = {}

@@ -98,6 +98,7 @@ def test_the_subset_is_scored_not_the_catalog(small_model, monkeypatch):
 
 def test_auto_picks_exact_for_small_catalogs():
     assert not twophase.use_two_phase("auto", 3_000)
+    assert not twophase.use_two_phase("auto", 100_000)  # about even there (docs/benchmarks.md)
     assert twophase.use_two_phase("auto", twophase.AUTO_MIN_ROWS)
     assert twophase.use_two_phase("two_phase", 10)
     assert not twophase.use_two_phase("exact", 10_000_000)
