@@ -149,7 +149,8 @@ _EVALUATION_ONLY = (
         label="What the site serves, two-phase",
         description=(
             "The production blend scored on a bounded candidate set (collaborative and content "
-            "neighbours, selective postings, the prior's head): RECS_SERVING=two_phase."
+            "neighbours, the best movies over the profile's terms, the prior's head): "
+            "RECS_SERVING=two_phase."
         ),
         served=False,
         scorer=evaluation.strategy_production_two_phase,
