@@ -85,7 +85,7 @@ def test_compact_widget_escapes_and_shows_the_members_state(rf, user):
 def test_compact_widget_is_nothing_for_a_visitor(rf):
     movie = MovieFactory()
     html = render_to_string(
-        "movies/_card.html", {"movie": movie}, request=_request(rf, AnonymousUser())
+        "movies/_grid.html", {"movies": [movie]}, request=_request(rf, AnonymousUser())
     )
     assert "card-rating-form" not in html and movie.title in html
 
