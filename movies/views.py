@@ -26,6 +26,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
 from .forms import BrowseForm, MyRatingsForm, RatingForm
+from .member import member_state
 from .models import Movie, Rating
 from .pages import PAGE_SIZE, paginate, safe_next
 from .search import suggest_titles
@@ -83,12 +84,11 @@ def detail(request, pk: int):
 
 
 def _detail_context(request, movie: Movie, form: RatingForm | None = None) -> dict:
-    rating = None
-    if request.user.is_authenticated:
-        rating = Rating.objects.filter(user=request.user, movie=movie).first()
+    # The member's whole state, read once: the mark buttons, the predicted stars and "More
+    # like this" on the same page use it too (movies.member).
     return {
         "movie": movie,
-        "score": rating.score if rating else None,
+        "score": member_state(request).scores.get(movie.pk),
         "rating_form": form,
         # Not request.get_full_path(): after a refused POST that is the rate URL itself.
         "next": safe_next(request, movie.get_absolute_url()),

@@ -32,7 +32,8 @@ import numpy as np
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from movies.models import HiddenMovie, Movie, Rating, WatchlistEntry
+from movies.member import MemberState, read_member_state
+from movies.models import HiddenMovie, Movie, Rating
 
 from . import diversity, predictions, similar, strategies, tfidf, twophase
 from .errors import InvalidRequest
@@ -82,19 +83,22 @@ def validate_top_n(value) -> int:
 
 def gather_ratings(user, *, marks: bool = True) -> UserRatings:
     """Step 1: the user's ratings as plain values, with their watchlist and hidden movies as
-    marks (two more queries; ``marks=False`` skips them)."""
-    rows = Rating.objects.filter(user=user).values_list("movie_id", "score")
+    marks (``marks=False`` leaves them out), in one query (``movies.member.read_member_state``).
+    """
+    return ratings_from_state(read_member_state(user), marks=marks)
+
+
+def ratings_from_state(state: MemberState, *, marks: bool = True) -> UserRatings:
+    """:class:`UserRatings` of a member state read already (``member_state(request)`` shares
+    one read among a page's parts)."""
     signals: tuple[tuple[int, float], ...] = ()
     if marks:
-        hidden = HiddenMovie.objects.filter(user=user).values_list("movie_id", flat=True)
-        watch = WatchlistEntry.objects.filter(user=user).values_list("movie_id", flat=True)
-        hidden_ids = set(hidden)
         # A movie both hidden and watchlisted (should not happen) counts as hidden.
-        signals = tuple((mid, HIDDEN_SCORE) for mid in sorted(hidden_ids)) + tuple(
-            (mid, WATCHLIST_SCORE) for mid in watch if mid not in hidden_ids
+        signals = tuple((mid, HIDDEN_SCORE) for mid in sorted(state.hidden)) + tuple(
+            (mid, WATCHLIST_SCORE) for mid in state.watchlist if mid not in state.hidden
         )
     return UserRatings(
-        ratings=tuple((movie_id, float(score)) for movie_id, score in rows),
+        ratings=tuple((movie_id, float(score)) for movie_id, score in state.ratings),
         like_threshold=settings.RECS_LIKE_THRESHOLD,
         marks=signals,
     )
@@ -252,12 +256,15 @@ class SimilarMovie:
     score: float
 
 
-def similar_movies(*, movie: Movie, n: int = 12, user=None) -> list[SimilarMovie]:
+def similar_movies(
+    *, movie: Movie, n: int = 12, user=None, seen: Set[int] | None = None
+) -> list[SimilarMovie]:
     """Top ``n`` movies like ``movie`` by :func:`similar.similar_rows` (co-rating neighbours,
     content weighed by text richness, the popularity prior); empty without a model.
 
     For a signed-in ``user`` (the viewer) the movies they rated or hid are left out (one
-    query); the watchlist stays: "more like this" is browsing, not a recommendation.
+    query, or none when the caller passes them as ``seen``); the watchlist stays: "more like
+    this" is browsing, not a recommendation.
     ``score`` is the blend's, for ordering and tests: pages do not show it.
     """
     model = get_active_model()
@@ -267,7 +274,10 @@ def similar_movies(*, movie: Movie, n: int = 12, user=None) -> list[SimilarMovie
     if row is None:
         return []
     skip: list[int] = []
-    if getattr(user, "is_authenticated", False):
+    if seen is not None:
+        skip_rows, _ = model.rows_for(set(seen))
+        skip = [int(r) for r in skip_rows]
+    elif getattr(user, "is_authenticated", False):
         # Default orderings are dropped: a compound statement does not allow them.
         rated = Rating.objects.filter(user=user).order_by().values_list("movie_id", flat=True)
         hidden = HiddenMovie.objects.filter(user=user).order_by().values_list("movie_id", flat=True)

@@ -13,9 +13,11 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_safe
 
+from movies.member import member_state
+
 from .errors import InvalidRequest
 from .loading import get_active_model
-from .pipeline import MAX_TOP_N, gather_ratings, recommend_for_user, validate_top_n
+from .pipeline import MAX_TOP_N, ratings_from_state, recommend_for_user, validate_top_n
 from .predict import half_stars
 from .scoring import UserRatings
 
@@ -46,7 +48,7 @@ def _page_key(request, ratings: UserRatings) -> str:
 @login_required
 def for_you(request):
     get_token(request)  # the secret the key names must be the one the forms use
-    ratings = gather_ratings(request.user)
+    ratings = ratings_from_state(member_state(request))
     key = _page_key(request, ratings)
     body = cache.get(key)
     if body is None:

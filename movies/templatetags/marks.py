@@ -2,9 +2,10 @@
 
 Cards are rendered by many pages (home, browse, recommendations, "More like this"), from
 querysets the marks know nothing about. Rather than annotating each of them, the first card
-of a request loads the viewer's marked movie ids once (one query per kind, per request,
-however many cards follow) and the rest read the cached sets. A view that already knows the
-state sets ``movie.on_watchlist`` / ``movie.is_hidden`` and no query runs at all.
+of a request reads the viewer's state once (``movies.member.member_state``: ratings and both
+kinds of marks in one query, shared with the rest of the page) and the rest read it from the
+request. A view that already knows the state sets ``movie.on_watchlist`` / ``movie.is_hidden``
+and no query runs at all.
 """
 
 from dataclasses import dataclass
@@ -14,13 +15,10 @@ from django.urls import reverse
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
-from movies.models import HiddenMovie, WatchlistEntry
+from movies.member import member_state
 from movies.templatetags.movie_tags import csrf_input
 
 register = template.Library()
-
-_KINDS = {"watchlist": WatchlistEntry, "hidden": HiddenMovie}
-_CACHE_ATTR = "_movie_marks_cache"
 
 
 @dataclass(frozen=True)
@@ -29,14 +27,9 @@ class MarkState:
     hidden: bool
 
 
-def _marked_ids(request, kind: str) -> set[int]:
-    cache = getattr(request, _CACHE_ATTR, None)
-    if cache is None:
-        cache = {}
-        setattr(request, _CACHE_ATTR, cache)
-    if kind not in cache:
-        cache[kind] = _KINDS[kind].objects.movie_ids(request.user)
-    return cache[kind]
+def _marked_ids(request, kind: str) -> frozenset[int]:
+    state = member_state(request)
+    return state.watchlist_ids if kind == "watchlist" else state.hidden
 
 
 @register.simple_tag(takes_context=True)

@@ -12,11 +12,13 @@ from django.urls import reverse
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
+from movies.member import member_state
 from movies.templatetags.marks import card_watchlist_button
 from movies.templatetags.movie_tags import card_poster, compact_rating_widget, csrf_input
-from recommendations.pipeline import similar_movies
+from recommendations.loading import get_active_model
+from recommendations.pipeline import ratings_from_state, similar_movies
 from recommendations.predict import half_stars
-from recommendations.predictions import predict_ratings
+from recommendations.predictions import predict_for, predict_ratings
 
 register = template.Library()
 logger = logging.getLogger(__name__)
@@ -45,7 +47,15 @@ def predicted_ratings(context, movies):
     request = context.get("request")
     user = getattr(request, "user", None) or context.get("user")
     try:
-        raw = predict_ratings(user=user, movie_ids=_movie_ids(movies))
+        if request is not None and getattr(user, "is_authenticated", False):
+            # The member's ratings as the rest of the page read them (one read per request).
+            raw = predict_for(
+                model=get_active_model(),
+                ratings=ratings_from_state(member_state(request)),
+                movie_ids=_movie_ids(movies),
+            )
+        else:
+            raw = predict_ratings(user=user, movie_ids=_movie_ids(movies))
     except Exception:
         logger.exception("Predicting ratings failed")
         raw = {}
@@ -69,9 +79,21 @@ def more_like_this(context, movie, user=None, n: int = 12):
     A failure here must never break the movie page, so it is logged and the section is left
     empty.
     """
+    request = context.get("request")
     try:
-        similar = similar_movies(movie=movie, n=n, user=user)
-        predictions = predict_ratings(user=user, movie_ids=[s.movie.pk for s in similar])
+        if request is not None and getattr(user, "is_authenticated", False):
+            # Rated and hidden movies are left out, and the stars predicted, from the state
+            # the page read once (movies.member).
+            state = member_state(request)
+            similar = similar_movies(movie=movie, n=n, seen=state.scores.keys() | state.hidden)
+            predictions = predict_for(
+                model=get_active_model(),
+                ratings=ratings_from_state(state),
+                movie_ids=[s.movie.pk for s in similar],
+            )
+        else:
+            similar = similar_movies(movie=movie, n=n, user=user)
+            predictions = predict_ratings(user=user, movie_ids=[s.movie.pk for s in similar])
     except Exception:
         logger.exception("More like this failed for movie %s", movie.pk)
         similar, predictions = [], {}
