@@ -34,12 +34,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--user", default="")
     parser.add_argument("--top", type=int, default=25)
-    parser.add_argument("--pages", default="recommendations,movie,search,rate")
+    parser.add_argument("--pages", default="recommendations,recs_uncached,movie,search,rate")
     args = parser.parse_args()
 
     import django
 
     django.setup()
+    from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test import Client
@@ -60,6 +61,12 @@ def main() -> None:
     )
     pages = {
         "recommendations": lambda i: client.get("/recommendations/"),
+        # The page body is cached per member state and CSRF secret: a fresh secret per request
+        # misses the cache, as a view after a rating does.
+        "recs_uncached": lambda i: (
+            client.cookies.pop(settings.CSRF_COOKIE_NAME, None),
+            client.get("/recommendations/"),
+        )[1],
         "movie": lambda i: client.get(f"/movies/{movies[i % len(movies)]}/"),
         "search": lambda i: client.get(
             "/movies/", {"q": ["star", "alien", "godfater", "love"][i % 4]}

@@ -11,12 +11,11 @@ and no query runs at all.
 from dataclasses import dataclass
 
 from django import template
-from django.urls import reverse
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
 from movies.member import member_state
-from movies.templatetags.movie_tags import csrf_input
+from movies.templatetags.movie_tags import csrf_input, pk_url
 
 register = template.Library()
 
@@ -76,9 +75,7 @@ def card_watchlist_button(context, movie, next_url=""):
     csrf = csrf_input(context)
     on = state.watchlisted
     form = _WATCHLIST_FORM.format(
-        url=escape(
-            reverse("movies:watchlist_remove" if on else "movies:watchlist_add", args=[movie.pk])
-        ),
+        url=escape(pk_url("movies:watchlist_remove" if on else "movies:watchlist_add", movie.pk)),
         csrf=csrf,
         next=escape(next_url or (request.get_full_path() if request is not None else "")),
         css="mark-button on" if on else "mark-button",

@@ -110,3 +110,24 @@ def test_card_watchlist_button_is_the_templates_markup(rf, user, on_watchlist, a
     assert _squash(python.render({"movie": movie}, request)) == _squash(template)
     # A visitor has no watchlist: the button always offers to add (the view asks to log in).
     assert ("On your watchlist" in template) is (on_watchlist and not anonymous)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["movies:detail", "movies:rate", "movies:unrate", "movies:watchlist_add",
+     "movies:watchlist_remove", "recommendations:hide"],
+)  # fmt: skip
+def test_pk_url_is_reverse_for_every_card_url_and_prefix(name):
+    from django.urls import reverse, set_script_prefix
+
+    from movies.templatetags.movie_tags import pk_url, plain_url
+
+    try:
+        for prefix in ("/", "/site/"):
+            set_script_prefix(prefix)
+            for pk in (1, 42, 918273):
+                assert pk_url(name, pk) == reverse(name, args=[pk])
+            assert plain_url("recommendations:for_you") == reverse("recommendations:for_you")
+        assert pk_url(name, 7).startswith("/site/")
+    finally:
+        set_script_prefix("/")

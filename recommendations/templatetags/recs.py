@@ -8,13 +8,18 @@ import logging
 
 from django import template
 from django.conf import settings
-from django.urls import reverse
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
 from movies.member import member_state
 from movies.templatetags.marks import card_watchlist_button
-from movies.templatetags.movie_tags import card_poster, compact_rating_widget, csrf_input
+from movies.templatetags.movie_tags import (
+    card_poster,
+    compact_rating_widget,
+    csrf_input,
+    pk_url,
+    plain_url,
+)
 from recommendations.loading import get_active_model
 from recommendations.pipeline import ratings_from_state, similar_movies
 from recommendations.predict import half_stars
@@ -161,7 +166,7 @@ def movie_card(context, movie, predictions=None):
     return mark_safe(
         _GRID_CARD.format(
             poster=card_poster(movie),
-            url=escape(movie.get_absolute_url()),
+            url=escape(pk_url("movies:detail", movie.pk)),
             title=escape(movie.title),
             meta=_card_meta(movie, lead_dot=True),
             widget=compact_rating_widget(context, movie, score, back),
@@ -205,12 +210,12 @@ def rec_card(context, item, predictions=None, autofocus=False):
     bring in): the link with poster, title, year, genres and the reason, the predicted stars,
     the compact rating widget, the watchlist toggle and "Not interested"."""
     movie = item.movie
-    for_you = reverse("recommendations:for_you")
+    for_you = plain_url("recommendations:for_you")
     explanation = item.explanation
     return mark_safe(
         _REC_CARD.format(
             pk=int(movie.pk),
-            url=escape(movie.get_absolute_url()),
+            url=escape(pk_url("movies:detail", movie.pk)),
             poster=card_poster(movie),
             title=escape(movie.title),
             meta=_card_meta(movie, lead_dot=False),
@@ -224,7 +229,7 @@ def rec_card(context, item, predictions=None, autofocus=False):
             predicted=_predicted_compact(predictions, movie),
             widget=compact_rating_widget(context, movie, None, for_you),
             watchlist=card_watchlist_button(context, movie, for_you),
-            hide_url=escape(reverse("recommendations:hide", args=[movie.pk])),
+            hide_url=escape(pk_url("recommendations:hide", movie.pk)),
             csrf=csrf_input(context),
             autofocus=" data-autofocus" if autofocus else "",
         )
@@ -251,7 +256,7 @@ def similar_card(movie, predictions=None):
     predicted stars."""
     return mark_safe(
         _SIMILAR_CARD.format(
-            url=escape(movie.get_absolute_url()),
+            url=escape(pk_url("movies:detail", movie.pk)),
             poster=card_poster(movie),
             title=escape(movie.title),
             meta=_card_meta(movie, lead_dot=False),
