@@ -8,6 +8,7 @@ into the names people know. A movie that is on the list mostly for its popularit
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -81,6 +82,38 @@ def term_lookup(movie_names: dict[str, list[str]]) -> TermLookup:
         for name in movie_names[key]:
             names.setdefault(tfidf.squash_name(name).lower(), name)
     return {tok: (kind, names[tok]) for tok, kind in kinds.items()}
+
+
+# Cited movies' lookups, kept in the process: the same liked movies are cited on page after
+# page, and reading their genres, keywords and credits was a third of an uncached
+# recommendations page. Kept for one loaded model, at most TERM_LOOKUP_SECONDS (an admin's edit
+# of a name shows within it, as in the cached page body), emptied in this process when a
+# movie, genre, keyword, person or credit is saved or deleted (forget_term_lookups), and
+# bounded in size.
+TERM_LOOKUP_SECONDS = 600.0
+TERM_LOOKUP_MAX = 20_000
+_term_lookups: dict = {"model": None, "until": 0.0, "by_movie": {}}
+
+
+def forget_term_lookups(*args, **kwargs) -> None:
+    """Empty the kept lookups (a signal receiver: catalog rows changed)."""
+    _term_lookups.update(model=None, until=0.0, by_movie={})
+
+
+def term_lookups(model: LoadedModel, movie_ids) -> dict[int, TermLookup]:
+    """:func:`term_lookup` of each of ``movie_ids``, read from the database only for the
+    movies not kept already (one ``term_names`` call)."""
+    now = time.monotonic()
+    kept = _term_lookups
+    if kept["model"] is not model or now > kept["until"] or len(kept["by_movie"]) > TERM_LOOKUP_MAX:
+        kept.update(model=model, until=now + TERM_LOOKUP_SECONDS, by_movie={})
+    by_movie = kept["by_movie"]
+    missing = [m for m in movie_ids if m not in by_movie]
+    if missing:
+        names = Movie.objects.term_names(missing)
+        for mid in missing:
+            by_movie[mid] = term_lookup(names[mid])
+    return {m: by_movie[m] for m in movie_ids}
 
 
 def pretty_terms(terms: list[str], lookups: list[TermLookup]) -> list[str]:
@@ -181,7 +214,7 @@ def explain(
     # Cards show title, year, poster and genres; the reasons need only names, read as plain
     # values (model instances of every keyword and credit cost ~70% of an uncached page).
     movies = Movie.objects.for_cards().in_bulk(wanted)
-    lookups = {mid: term_lookup(names) for mid, names in Movie.objects.term_names(wanted).items()}
+    lookups = term_lookups(model, wanted)
     # Many cards cite the same liked movies: one profile per cited set.
     profiles: dict[tuple[int, ...], object] = {}
     items: list[RecommendedMovie] = []

@@ -142,3 +142,32 @@ def test_the_cited_movie_is_the_top_contributor_under_cf_too(user, co_raters):
         assert item.because[0].pk == int(model.movie_ids[top]), item.explanation
         checked += 1
     assert checked >= 3
+
+
+@pytest.mark.django_db
+def test_cited_movies_names_are_read_once_and_forgotten_on_edits(
+    catalog, django_assert_num_queries
+):
+    """explain.term_lookups keeps the names per loaded model: a page citing the same movies
+    reads nothing; a new movie is read alone; renaming a keyword (or loading another model)
+    empties what is kept, so the new name shows."""
+    from movies.models import Keyword
+    from recommendations.explain import forget_term_lookups, term_lookups
+
+    forget_term_lookups()
+    model, other_model = object(), object()
+    first, second = catalog["space"][0], catalog["space"][1]
+    with django_assert_num_queries(3):  # genres, keywords, credits
+        lookups = term_lookups(model, [first.pk])
+    with django_assert_num_queries(0):
+        assert term_lookups(model, [first.pk]) == lookups
+    with django_assert_num_queries(3):
+        assert set(term_lookups(model, [first.pk, second.pk])) == {first.pk, second.pk}
+    keyword = first.keywords.order_by("name").first()
+    keyword.name = "Renamed Keyword"
+    keyword.save()
+    renamed = term_lookups(model, [first.pk])[first.pk]
+    assert renamed["renamedkeyword"] == ("keyword", "Renamed Keyword")
+    with django_assert_num_queries(3):
+        term_lookups(other_model, [first.pk])
+    assert Keyword.objects.filter(name="Renamed Keyword").exists()
