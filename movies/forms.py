@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 
 from . import search
 from .models import MAX_SCORE, MIN_SCORE, Genre, Movie, validate_score
+from .widgets import QuickSelect
 
 DECADES_CACHE_KEY = "movies:decades"
 DECADES_CACHE_SECONDS = 300
@@ -85,14 +86,16 @@ class BrowseForm(forms.Form):
         required=False,
         empty_label="All genres",
         error_messages={"invalid_choice": "There is no genre “%(value)s”."},
+        widget=QuickSelect,
     )
     decade = forms.IntegerField(
         required=False,
-        widget=forms.Select,
+        widget=QuickSelect,
         error_messages={"invalid": "A decade is a year such as 1990."},
     )
     sort = forms.ChoiceField(
         required=False,
+        widget=QuickSelect,
         choices=[(key, label) for key, (label, _) in SORTS.items()],
         error_messages={
             "invalid_choice": "Unknown sort order “%(value)s” (use " + ", ".join(SORTS) + ")."
