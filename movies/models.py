@@ -82,6 +82,35 @@ class MovieQuerySet(models.QuerySet):
             ),
         )
 
+    def page_facts(self, movie_id: int) -> dict:
+        """What the movie page lists besides the movie's own fields, as plain values in three
+        queries: ``genres`` (name, slug), ``keywords`` (names), ``cast`` (the first 10 by
+        billing: person name, character) and ``directors`` (names). Model instances of every
+        keyword and credit cost more than the rest of the page's queries."""
+        genres = list(
+            Movie.genres.through.objects.filter(movie_id=movie_id)
+            .order_by("genre__name")
+            .values("genre__name", "genre__slug")
+        )
+        keywords = list(
+            Movie.keywords.through.objects.filter(movie_id=movie_id)
+            .order_by("keyword__name")
+            .values_list("keyword__name", flat=True)
+        )
+        credits = Credit.objects.filter(movie_id=movie_id).order_by("kind", "order")
+        cast, directors = [], []
+        for kind, name, character in credits.values_list("kind", "person__name", "character"):
+            if kind == Credit.Kind.DIRECTOR:
+                directors.append({"name": name})
+            elif kind == Credit.Kind.CAST and len(cast) < 10:
+                cast.append({"person": {"name": name}, "character": character})
+        return {
+            "genres": [{"name": g["genre__name"], "slug": g["genre__slug"]} for g in genres],
+            "keywords": [{"name": k} for k in keywords],
+            "cast": cast,
+            "directors": directors,
+        }
+
     def term_names(self, movie_ids) -> dict[int, dict[str, list[str]]]:
         """Genre, keyword and person names of ``movie_ids``, by movie and kind ("genre",
         "keyword", "person"), in three queries of plain values: what explanations turn

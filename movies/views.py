@@ -79,7 +79,7 @@ def suggest(request):
 
 @require_safe
 def detail(request, pk: int):
-    movie = get_object_or_404(Movie.objects.with_details(), pk=pk)
+    movie = get_object_or_404(Movie, pk=pk)
     return render(request, "movies/detail.html", _detail_context(request, movie))
 
 
@@ -92,8 +92,8 @@ def _detail_context(request, movie: Movie, form: RatingForm | None = None) -> di
         "rating_form": form,
         # Not request.get_full_path(): after a refused POST that is the rate URL itself.
         "next": safe_next(request, movie.get_absolute_url()),
-        "cast": movie.cast()[:10],
-        "directors": movie.directors(),
+        # Genres, keywords, cast and directors as plain values (Movie.objects.page_facts).
+        **Movie.objects.page_facts(movie.pk),
     }
 
 
@@ -136,7 +136,6 @@ def rate(request, pk: int):
         if request.htmx:
             current = Rating.objects.filter(user=request.user, movie=movie).first()
             return _widget(request, movie, score=current and current.score, form=form, status=400)
-        movie = Movie.objects.with_details().get(pk=movie.pk)
         return render(
             request, "movies/detail.html", _detail_context(request, movie, form), status=400
         )

@@ -80,3 +80,25 @@ def test_term_names_reads_each_movies_names_by_kind(django_assert_num_queries):
     }
     with django_assert_num_queries(0):
         assert Movie.objects.term_names([]) == {}
+
+
+@pytest.mark.django_db
+def test_page_facts_are_the_pages_lists_as_values(django_assert_num_queries):
+    from tests.factories import CreditFactory, GenreFactory, KeywordFactory, MovieFactory
+
+    movie = MovieFactory(
+        genres=[GenreFactory(name="War", slug="war"), GenreFactory(name="Drama", slug="drama")]
+    )
+    movie.keywords.add(KeywordFactory(name="zebra"), KeywordFactory(name="apple"))
+    for order in (12, 3, 0, 5, 1, 2, 4, 6, 7, 8, 9, 10, 11):
+        CreditFactory(movie=movie, kind="cast", order=order, character=f"role {order}")
+    CreditFactory(movie=movie, kind="director", person__name="Second", order=1)
+    CreditFactory(movie=movie, kind="director", person__name="First", order=0)
+    MovieFactory().keywords.add(KeywordFactory(name="other movie's"))
+    with django_assert_num_queries(3):
+        facts = Movie.objects.page_facts(movie.pk)
+    assert facts["genres"] == [{"name": "Drama", "slug": "drama"}, {"name": "War", "slug": "war"}]
+    assert facts["keywords"] == [{"name": "apple"}, {"name": "zebra"}]
+    assert [c["character"] for c in facts["cast"]] == [f"role {n}" for n in range(10)]
+    assert all(c["person"]["name"] for c in facts["cast"])
+    assert facts["directors"] == [{"name": "First"}, {"name": "Second"}]

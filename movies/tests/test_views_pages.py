@@ -7,7 +7,6 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from movies.models import Credit
 from tests.factories import (
     CreditFactory,
     GenreFactory,
@@ -265,7 +264,11 @@ def test_detail_shows_everything_about_the_movie(client):
     assert "/10" not in html  # no TMDB ten-point average beside our five stars
     # Top billed first.
     assert html.index("Audrey Tautou") < html.index("Mathieu Kassovitz")
-    assert [c.kind for c in response.context["cast"]] == [Credit.Kind.CAST] * 2
+    # The cast only (the director is not in it), top billed first.
+    assert [c["person"]["name"] for c in response.context["cast"]] == [
+        "Audrey Tautou",
+        "Mathieu Kassovitz",
+    ]
     assert "recommendations/_more_like_this.html" in [t.name for t in response.templates]
 
 
