@@ -213,7 +213,9 @@ def explain(
     wanted = rec_ids + sorted(because_ids)
     # Cards show title, year, poster and genres; the reasons need only names, read as plain
     # values (model instances of every keyword and credit cost ~70% of an uncached page).
-    movies = Movie.objects.for_cards().in_bulk(wanted)
+    movies = Movie.objects.for_cards().in_bulk(rec_ids)
+    # The liked movies a card cites are only named: their titles, no genres nor full rows.
+    cited_movies = Movie.objects.only("id", "title").order_by().in_bulk(sorted(because_ids))
     lookups = term_lookups(model, wanted)
     # Many cards cite the same liked movies: one profile per cited set.
     profiles: dict[tuple[int, ...], object] = {}
@@ -223,9 +225,9 @@ def explain(
         if movie is None:  # deleted since the build
             continue
         because = [
-            movies[liked_id]
+            cited_movies[liked_id]
             for liked_id in (int(model.movie_ids[b]) for b in candidate.because_rows)
-            if liked_id in movies
+            if liked_id in cited_movies
         ]
         cited = tuple(int(b) for b in candidate.because_rows)
         if cited not in profiles:

@@ -171,3 +171,18 @@ def test_cited_movies_names_are_read_once_and_forgotten_on_edits(
     with django_assert_num_queries(3):
         term_lookups(other_model, [first.pk])
     assert Keyword.objects.filter(name="Renamed Keyword").exists()
+
+
+@pytest.mark.django_db
+def test_cited_movies_are_loaded_for_their_titles_only(catalog, space_fan):
+    """Cards show the recommended movies in full; the liked movies they cite are only named,
+    so they are read without genres or the rest of their rows."""
+    build()
+    items = [i for i in recommend_for_user(user=space_fan, top_n=5).items if i.because]
+    assert items
+    for item in items:
+        assert "genres" in item.movie._prefetched_objects_cache
+        for cited in item.because:
+            assert cited.title and "overview" in cited.get_deferred_fields()
+            assert not getattr(cited, "_prefetched_objects_cache", None)
+        assert item.explanation.startswith(("Because you liked ", "Same genres as "))
