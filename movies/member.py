@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property
 
-from django.db import models
-from django.db.models import F, Value
+from django.db import connection
 
 from .models import HiddenMovie, Rating, WatchlistEntry
 
@@ -45,35 +44,33 @@ EMPTY = MemberState(ratings=(), watchlist=(), hidden=frozenset())
 
 
 def read_member_state(user) -> MemberState:
-    """``user``'s ratings, watchlist and hidden movies in one query (empty for a visitor)."""
+    """``user``'s ratings, watchlist and hidden movies in one query (empty for a visitor).
+
+    Plain SQL: the ORM's union of three annotated querysets cost more to compile than the
+    database took to answer, on every page."""
     if not getattr(user, "is_authenticated", False):
         return EMPTY
-    score = models.DecimalField(max_digits=2, decimal_places=1)
-    kind = models.IntegerField()
-
-    def rows(queryset, which: int, when: str, has_score: bool):
-        return (
-            queryset.filter(user=user)
-            .order_by()
-            .annotate(
-                kind=Value(which, output_field=kind),
-                value=F("score") if has_score else Value(None, output_field=score),
-                at=F(when),
-                row_id=F("id"),
-            )
-            .values_list("kind", "movie_id", "value", "at", "row_id")
-        )
-
-    union = rows(Rating.objects, RATING, "updated_at", True).union(
-        rows(WatchlistEntry.objects, WATCHLIST, "created_at", False),
-        rows(HiddenMovie.objects, HIDDEN, "created_at", False),
-        all=True,
+    quote = connection.ops.quote_name
+    ratings_table = quote(Rating._meta.db_table)
+    watchlist_table = quote(WatchlistEntry._meta.db_table)
+    hidden_table = quote(HiddenMovie._meta.db_table)
+    sql = (
+        f"SELECT {RATING}, movie_id, score, updated_at, id FROM {ratings_table} WHERE user_id = %s"
+        f" UNION ALL SELECT {WATCHLIST}, movie_id, NULL, created_at, id FROM {watchlist_table}"
+        " WHERE user_id = %s"
+        f" UNION ALL SELECT {HIDDEN}, movie_id, NULL, created_at, id FROM {hidden_table}"
+        " WHERE user_id = %s"
+        # The orders the separate reads had: ratings by -updated_at, marks by -created_at, -id.
+        " ORDER BY 1, 4 DESC, 5 DESC"
     )
-    # The orders the separate reads had: ratings by -updated_at, marks by -created_at, -id.
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user.pk] * 3)
+        rows = cursor.fetchall()
     ratings, watchlist, hidden = [], [], set()
-    for which, movie_id, value, _at, _id in union.order_by("kind", "-at", "-row_id"):
+    for which, movie_id, value, _at, _id in rows:
         if which == RATING:
-            ratings.append((movie_id, value))
+            # Decimal on PostgreSQL, a number on SQLite: the same Decimal either way.
+            ratings.append((movie_id, Decimal(str(value))))
         elif which == WATCHLIST:
             watchlist.append(movie_id)
         else:
