@@ -16,6 +16,13 @@ from .widgets import QuickSelect
 
 DECADES_CACHE_KEY = "movies:decades"
 DECADES_CACHE_SECONDS = 300
+# The genre select's options, (slug, name): every browse page renders them; dropped when a
+# genre is saved or deleted (forget_genre_choices, connected in MoviesConfig.ready()).
+GENRES_CACHE_KEY = "movies:genre-choices"
+
+
+def forget_genre_choices(*args, **kwargs) -> None:
+    cache.delete(GENRES_CACHE_KEY)
 
 
 def score_label(score: Decimal) -> str:
@@ -113,6 +120,18 @@ class BrowseForm(forms.Form):
         self.fields["decade"].widget.choices = [("", "All decades")] + [
             (d, f"{d}s") for d in self.available_decades()
         ]
+        # The same options the field's queryset gives, without reading the genres each time
+        # (validation still looks the chosen slug up).
+        self.fields["genre"].widget.choices = [("", "All genres"), *self.genre_choices()]
+
+    @staticmethod
+    def genre_choices() -> list[tuple[str, str]]:
+        """``(slug, name)`` of every genre by name, cached (see GENRES_CACHE_KEY)."""
+        choices = cache.get(GENRES_CACHE_KEY)
+        if choices is None:
+            choices = list(Genre.objects.order_by("name").values_list("slug", "name"))
+            cache.set(GENRES_CACHE_KEY, choices, DECADES_CACHE_SECONDS)
+        return choices
 
     @staticmethod
     def available_decades() -> list[int]:
