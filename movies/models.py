@@ -67,6 +67,30 @@ class Person(models.Model):
 
 
 class MovieQuerySet(models.QuerySet):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._card_genres = False
+
+    def _clone(self):
+        clone = super()._clone()
+        clone._card_genres = self._card_genres
+        return clone
+
+    def _fetch_all(self):
+        fresh = self._result_cache is None
+        super()._fetch_all()
+        if fresh and self._card_genres and self._result_cache:
+            attach_card_genres(self._result_cache)
+
+    def with_card_genres(self):
+        """For cards built in Python (``recs.movie_card``, ``rec_card``, ``similar_card``):
+        each movie fetched gets ``card_genres``, its genre names by name, read in one query of
+        plain values after the movies. ``for_cards``' prefetch made a Genre instance per
+        movie and genre, a third of a "More like this" section's time."""
+        clone = self._chain()
+        clone._card_genres = True
+        return clone
+
     def for_cards(self):
         """What a movie card needs (title, year, poster, genres) without N+1 queries."""
         return self.prefetch_related(Prefetch("genres", queryset=Genre.objects.order_by("name")))
@@ -169,6 +193,23 @@ class MovieQuerySet(models.QuerySet):
             return self.annotate(my_score=Value(None, output_field=score_field))
         mine = Rating.objects.filter(user=user, movie=OuterRef("pk")).values("score")[:1]
         return self.annotate(my_score=Subquery(mine, output_field=score_field))
+
+
+def attach_card_genres(movies) -> None:
+    """Set ``card_genres`` (genre names by name) on each of ``movies``, in one query."""
+    movies = [m for m in movies if isinstance(m, Movie)]
+    if not movies:
+        return
+    names: dict[int, list[str]] = {m.pk: [] for m in movies}
+    rows = (
+        Movie.genres.through.objects.filter(movie_id__in=list(names))
+        .order_by("genre__name")
+        .values_list("movie_id", "genre__name")
+    )
+    for movie_id, name in rows:
+        names[movie_id].append(name)
+    for movie in movies:
+        movie.card_genres = names[movie.pk]
 
 
 class Movie(TimeStampedModel):

@@ -37,7 +37,9 @@ HOME_SIZE = 18
 
 @require_safe
 def home(request):
-    movies = list(Movie.objects.popular().for_cards().with_user_rating(request.user)[:HOME_SIZE])
+    movies = list(
+        Movie.objects.popular().with_card_genres().with_user_rating(request.user)[:HOME_SIZE]
+    )
     context = {"movies": movies}
     if request.user.is_authenticated:
         # What the count means for recommendations is the recommender's: {% rating_goal %}.
@@ -51,7 +53,7 @@ def browse(request):
     form = BrowseForm(request.GET)
     movies = form.apply(Movie.objects.all())
     page, page_notices = paginate(
-        request, movies.for_cards().with_user_rating(request.user), PAGE_SIZE
+        request, movies.with_card_genres().with_user_rating(request.user), PAGE_SIZE
     )
     return render(
         request,

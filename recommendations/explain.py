@@ -213,7 +213,7 @@ def explain(
     wanted = rec_ids + sorted(because_ids)
     # Cards show title, year, poster and genres; the reasons need only names, read as plain
     # values (model instances of every keyword and credit cost ~70% of an uncached page).
-    movies = Movie.objects.for_cards().in_bulk(rec_ids)
+    movies = Movie.objects.with_card_genres().in_bulk(rec_ids)
     # The liked movies a card cites are only named: their titles, no genres nor full rows.
     cited_movies = Movie.objects.only("id", "title").order_by().in_bulk(sorted(because_ids))
     lookups = term_lookups(model, wanted)

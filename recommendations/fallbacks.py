@@ -72,7 +72,7 @@ def popular_movies(*, exclude_ids: Set[int], n: int) -> list[RecommendedMovie]:
         .annotate(n_ratings=Count("ratings"), avg_rating=Avg("ratings__score"))
         .filter(n_ratings__gt=0)
         .order_by("-n_ratings", "-avg_rating", "-popularity", "pk")
-        .for_cards()[:n]
+        .with_card_genres()[:n]
     )
     for m in site:
         items.append(
@@ -84,7 +84,7 @@ def popular_movies(*, exclude_ids: Set[int], n: int) -> list[RecommendedMovie]:
         )
     if len(items) < n:
         taken = set(exclude_ids) | {r.movie.pk for r in items}
-        for m in Movie.objects.exclude(pk__in=taken).popular().for_cards()[: n - len(items)]:
+        for m in Movie.objects.exclude(pk__in=taken).popular().with_card_genres()[: n - len(items)]:
             items.append(RecommendedMovie(movie=m, score=m.popularity, reason="Popular on TMDB"))
     return items
 
@@ -104,7 +104,7 @@ def cold_start_movies(
     # Extra candidates: the re-rank needs a choice, and movies may be deleted since the build.
     recs = hybrid.cold_start(model.hybrid, n=n * DIVERSITY_POOL + 10, exclude_rows=exclude_rows)
     ids = [int(model.movie_ids[r.row]) for r in recs]
-    movies = Movie.objects.for_cards().in_bulk(ids)
+    movies = Movie.objects.with_card_genres().in_bulk(ids)
     found = [(movies[mid], r) for mid, r in zip(ids, recs, strict=True) if mid in movies]
     primary = [next(iter(m.genres.all()), None) for m, _ in found]
     order = hybrid.diversify(

@@ -298,7 +298,7 @@ def similar_movies(
         n=n,
     )
     ids = [int(model.movie_ids[r.row]) for r in rows]
-    movies = Movie.objects.for_cards().in_bulk(ids)
+    movies = Movie.objects.with_card_genres().in_bulk(ids)
     return [
         SimilarMovie(movie=movies[mid], score=round(r.score, 4))
         for mid, r in zip(ids, rows, strict=True)

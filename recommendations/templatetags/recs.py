@@ -132,13 +132,17 @@ def _predicted_compact(predictions, movie) -> str:
 
 
 def _card_meta(movie, *, lead_dot: bool) -> str:
-    """Year and the first two genres (prefetched by ``for_cards``). ``lead_dot``: the grid
-    card's " · " before every genre; the linked cards put one only between parts."""
-    genres = list(movie.genres.all())[:2]
+    """Year and the first two genres (``card_genres``, else prefetched by ``for_cards``).
+    ``lead_dot``: the grid card's " · " before every genre; the linked cards put one only
+    between parts."""
+    names = getattr(movie, "card_genres", None)  # Movie.objects.with_card_genres()
+    if names is None:
+        names = [g.name for g in movie.genres.all()]
+    genres = [escape(name) for name in names[:2]]
     parts = [str(movie.year)] if movie.year else []
     if lead_dot:
-        return "".join(parts) + "".join(f" · {escape(g.name)}" for g in genres)
-    return " · ".join(parts + [escape(g.name) for g in genres])
+        return "".join(parts) + "".join(f" · {name}" for name in genres)
+    return " · ".join(parts + genres)
 
 
 _GRID_CARD = """

@@ -98,3 +98,23 @@ def test_more_like_this_cards_are_the_old_templates_markup(rf, user, movies):
     new = render_to_string("recommendations/_more_like_this.html", context, request=request)
     assert _tokens(new) == _render(OLD_MORE_LIKE_THIS, context, request)
     assert new.count("poster-card") == 3 and "</span>5.0<" in new
+
+
+def test_card_genres_are_read_in_one_query_and_make_the_same_cards(
+    rf, user, movies, django_assert_num_queries
+):
+    from movies.models import Movie
+
+    ids = [m.pk for m in movies]
+    with django_assert_num_queries(2):  # the movies, then their genre names
+        light = list(Movie.objects.with_card_genres().filter(pk__in=ids).order_by("pk"))
+    assert light[0].card_genres == ["Comedy", "Drama", "War & Peace"]
+    assert light[2].card_genres == []
+    assert not getattr(light[0], "_prefetched_objects_cache", None)
+    request = _request(rf, user)
+    template = "{% load recs %}{% for m in movies %}{% similar_card m %}{% endfor %}"
+    assert _render(template, {"movies": light}, request) == _render(
+        template, {"movies": _cards(movies)}, request
+    )
+    # Cloned querysets (slices, in_bulk) keep asking for the names.
+    assert Movie.objects.with_card_genres().in_bulk(ids)[ids[1]].card_genres == ["Comedy"]
