@@ -181,11 +181,23 @@ _COMPACT_UNRATE = """<form method="post" action="{unrate_url}" class="unrate-for
 
 
 def csrf_input(context) -> str:
-    """What ``{% csrf_token %}`` renders, for the card widgets built in Python."""
+    """What ``{% csrf_token %}`` renders, for the card widgets built in Python. Made once per
+    render: every form of a page carries the same token (the context's ``csrf_token`` is
+    evaluated once), and a grid has two or three forms per card."""
+    memo = getattr(context, "render_context", None)
+    if memo is not None and _CSRF_INPUT in memo:
+        return memo[_CSRF_INPUT]
     token = context.get("csrf_token")
     if not token or str(token) == "NOTPROVIDED":
-        return ""
-    return format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', token)
+        html = ""
+    else:
+        html = format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', token)
+    if memo is not None:
+        memo[_CSRF_INPUT] = html
+    return html
+
+
+_CSRF_INPUT = "movie_tags.csrf_input"
 
 
 @register.simple_tag(takes_context=True)

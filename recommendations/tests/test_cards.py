@@ -118,3 +118,24 @@ def test_card_genres_are_read_in_one_query_and_make_the_same_cards(
     )
     # Cloned querysets (slices, in_bulk) keep asking for the names.
     assert Movie.objects.with_card_genres().in_bulk(ids)[ids[1]].card_genres == ["Comedy"]
+
+
+def test_a_grid_builds_its_csrf_input_once_and_every_form_carries_it(rf, user, movies, monkeypatch):
+    from movies.templatetags import movie_tags
+
+    made = []
+    real = movie_tags.format_html
+
+    def counting(template, *args, **kwargs):
+        if "csrfmiddlewaretoken" in template:
+            made.append(args)
+        return real(template, *args, **kwargs)
+
+    monkeypatch.setattr(movie_tags, "format_html", counting)
+    cards = _cards(movies)
+    request = _request(rf, user)
+    source = "{% load recs %}{% csrf_token %}{% for m in movies %}{% movie_card m %}{% endfor %}"
+    html = engines["django"].from_string(source).render({"movies": cards}, request)
+    tokens = re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
+    assert len(tokens) == 1 + 2 * len(cards)  # the tag's, then rating + watchlist per card
+    assert len(set(tokens)) == 1 and len(made) == 1
