@@ -144,7 +144,13 @@ def _exact_pairs(
     uniq = np.unique(rows)
     for u0 in range(0, uniq.size, step):
         chunk = uniq[u0 : u0 + step]
-        dense = matrix[chunk].toarray().ravel()
+        # A scratch of at most ``cells`` floats (64 MB) for a few rows, never the catalog.
+        rows_chunk = matrix[chunk]
+        dense = np.zeros(chunk.size * n_terms, dtype=np.float32)
+        dense[
+            np.repeat(np.arange(chunk.size, dtype=np.int64) * n_terms, np.diff(rows_chunk.indptr))
+            + rows_chunk.indices
+        ] = rows_chunk.data
         lo = np.searchsorted(rows, chunk[0])
         hi = np.searchsorted(rows, chunk[-1], side="right")
         local = np.searchsorted(chunk, rows[lo:hi]).astype(np.int64)
