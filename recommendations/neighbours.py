@@ -261,14 +261,20 @@ def add_reverse(idx: np.ndarray, sim: np.ndarray, chunk_rows: int = 65536) -> No
         )
         cols = np.concatenate((f_idx[f_ok], rev_src[rev_ptr[lo] : rev_ptr[hi]]))
         vals = np.concatenate((f_sim[f_ok], rev_val[rev_ptr[lo] : rev_ptr[hi]]))
-        # By row, then column, then similarity descending: the first of each (row, column) is
-        # its best copy (both sides' copies are exact cosines; they differ only by rounding).
-        o = np.lexsort((-vals, cols, rows))
-        rows, cols, vals = rows[o], cols[o], vals[o]
-        first = np.ones(rows.size, dtype=bool)
-        first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
-        rows, cols, vals = rows[first], cols[first], vals[first]
-        o = np.lexsort((cols, -vals, rows))
+        # One copy per (row, column): the higher (both sides' copies are exact cosines;
+        # they differ only by rounding).
+        key = rows.astype(np.int64) * n + cols
+        o = np.argsort(key)
+        key, vals = key[o], vals[o]
+        start = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+        vals = np.maximum.reduceat(vals, start)
+        key = key[start]
+        rows, cols = key // n, key % n
+        # By row, similarity descending, equal ones by lower column: the unsigned bit pattern
+        # of a non-negative float32 orders like the float, so (row, -sim) is one int64 key;
+        # a stable sort of it on column order breaks the ties (key is already by column).
+        desc = np.uint32(0xFFFFFFFF) - vals.astype(np.float32).view(np.uint32)
+        o = np.argsort((rows << 32) | desc.astype(np.int64), kind="stable")
         rows, cols, vals = rows[o], cols[o], vals[o]
         starts = np.searchsorted(rows, np.arange(lo, hi))
         rank = np.arange(rows.size) - starts[rows - lo]
