@@ -47,6 +47,31 @@ def vm_hwm_gib(pid: int) -> float:
     return float("nan")
 
 
+def recall_line(matrix, idx, sample: int) -> str:
+    """Recall@k and @12 of the stored lists of ``sample`` random rows against a brute-force
+    scan of every movie (the exact neighbours, ties by lower row)."""
+    from recommendations import neighbours
+
+    m, _ = neighbours.normalised(matrix)
+    rng = np.random.default_rng(1)
+    rows = rng.choice(m.shape[0], size=min(sample, m.shape[0]), replace=False)
+    k = idx.shape[1]
+    at_k, at_12 = [], []
+    for r in rows:
+        sims = (m @ m[int(r)].T).toarray().ravel()
+        sims[int(r)] = 0
+        top = np.flatnonzero(sims > 0)
+        top = top[np.lexsort((top, -sims[top]))][:k]
+        if top.size:
+            at_k.append(len(set(top.tolist()) & set(idx[r].tolist())) / top.size)
+            t12 = set(top[:12].tolist())
+            at_12.append(len(t12 & set(idx[r][:12].tolist())) / len(t12))
+    return (
+        f"recall vs brute force on {rows.size} sampled rows: recall@{k} {np.mean(at_k):.3f}, "
+        f"recall@12 {np.mean(at_12):.3f}"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--movies", type=int, default=20000)
@@ -62,6 +87,9 @@ def main() -> int:
     )
     parser.add_argument("--blocks", type=int, default=0, help="run only this many blocks")
     parser.add_argument("--no-baseline", action="store_true", help="skip the in-process run")
+    parser.add_argument(
+        "--recall-sample", type=int, default=0, help="rows checked against a brute-force scan"
+    )
     args = parser.parse_args()
 
     model_dir = Path(tempfile.mkdtemp(prefix="bench-build-"))
@@ -203,6 +231,8 @@ def main() -> int:
         assert outcome["status"] == "succeeded", version.error
         stored = artifacts.load_arrays(version.artifact_dir, version.checksums, mmap=False)
         results[count] = stored["content_nbr_idx"], stored["content_nbr_sim"]
+        if args.recall_sample:
+            print(recall_line(m, stored["content_nbr_idx"], args.recall_sample), flush=True)
         print(
             f"workers {count}: {len(blocks)} blocks of {args.block_rows} rows, staging "
             f"{staged:.1f} s, chord wall {wall:.1f} s (blocks + finish), {stats}, {memory}; "
