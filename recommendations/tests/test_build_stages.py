@@ -112,10 +112,10 @@ def test_a_failing_block_fails_the_build_and_keeps_the_previous_version(
     good = builds.build_model(triggered_by="test")
     real = neighbours.block_neighbours
 
-    def fail_second(m, mt, start, stop, k):
+    def fail_second(m, mt, start, stop, k, **kw):
         if start == 5:
             raise MemoryError("block too big")
-        return real(m, mt, start, stop, k)
+        return real(m, mt, start, stop, k, **kw)
 
     monkeypatch.setattr(neighbours, "block_neighbours", fail_second)
     with pytest.raises(MemoryError):
@@ -133,7 +133,7 @@ def test_a_failing_block_task_fails_the_build(catalog, small_blocks, monkeypatch
     """As a task (the chord's finish then never runs): the block itself fails the row."""
     version, blocks = _prepared()
     monkeypatch.setattr(
-        neighbours, "block_neighbours", lambda *a: (_ for _ in ()).throw(ValueError("bad"))
+        neighbours, "block_neighbours", lambda *a, **kw: (_ for _ in ()).throw(ValueError("bad"))
     )
     with pytest.raises(ValueError):
         tasks.build_neighbour_block.delay(version.pk, *blocks[1]).get()
@@ -175,7 +175,9 @@ def test_second_deliveries_of_a_block_and_of_finish_are_harmless(
     version, blocks = _prepared()
     calls = []
     real = neighbours.block_neighbours
-    monkeypatch.setattr(neighbours, "block_neighbours", lambda *a: calls.append(a[2]) or real(*a))
+    monkeypatch.setattr(
+        neighbours, "block_neighbours", lambda *a, **kw: calls.append(a[2]) or real(*a, **kw)
+    )
     for start, stop in blocks + blocks[:1]:  # the first block delivered twice
         assert tasks.build_neighbour_block.delay(version.pk, start, stop).get()["stored"]
     assert calls == [0, 5, 10]  # not computed again
