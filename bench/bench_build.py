@@ -1,7 +1,9 @@
 """Benchmark: the content-neighbour fan-out of a model build over real Celery workers.
 
-Drives the build stages directly on a synthetic staged matrix (``bench_recommend.
-synthetic_matrix``: shaped like a fitted TF-IDF matrix) instead of building a Django catalog
+Drives the build stages directly on a staged matrix (``--catalog``: ``synthetic`` =
+``bench_recommend.synthetic_matrix``, random Zipf terms shaped like a fitted TF-IDF matrix;
+``fitted`` = the fitted synthetic catalog cached in ``--cache`` by ``bench/fitted_catalog.py``,
+topic-structured) instead of building a Django catalog
 of N movies, which would take far longer than the step measured: the version row, its staging
 (``build_stages.stage_build``), the block tasks and the finish task are the real ones. For
 each ``--workers`` count it starts that many separate ``celery -A netflixrecs worker -P solo``
@@ -10,9 +12,16 @@ PostgreSQL database (``--pg-db``, re-created), runs the chord of ``build_neighbo
 tasks ending in ``finish_model_build``, and prints wall time, per-block seconds, each
 worker's and the parent's peak RSS (VmHWM) and the sum; then the same blocks in order
 in-process (``neighbours.content_neighbours``) as the baseline, and whether the neighbours
-are identical.
+are identical. ``--work-budget`` is ``RECS_NEIGHBOUR_WORK_BUDGET`` for the build (0 = exact).
+
+At a million movies a full run per worker count is long: ``--blocks N`` runs only N blocks
+spread evenly over the catalog (a group of block tasks, no finish: the version is left
+failed-free and deleted), prints their per-block seconds and extrapolates the whole build
+(labelled as such); ``--no-baseline`` skips the in-process run.
 
     nice -n 10 .venv/bin/python bench/bench_build.py --movies 20000 --workers 1,2
+    nice -n 10 .venv/bin/python bench/bench_build.py --catalog fitted --cache /work/scratch-fitted \
+        --movies 1000000 --workers 1,2 --no-baseline
 """
 
 from __future__ import annotations
@@ -38,6 +47,31 @@ def vm_hwm_gib(pid: int) -> float:
     return float("nan")
 
 
+def recall_line(matrix, idx, sample: int) -> str:
+    """Recall@k and @12 of the stored lists of ``sample`` random rows against a brute-force
+    scan of every movie (the exact neighbours, ties by lower row)."""
+    from recommendations import neighbours
+
+    m, _ = neighbours.normalised(matrix)
+    rng = np.random.default_rng(1)
+    rows = rng.choice(m.shape[0], size=min(sample, m.shape[0]), replace=False)
+    k = idx.shape[1]
+    at_k, at_12 = [], []
+    for r in rows:
+        sims = (m @ m[int(r)].T).toarray().ravel()
+        sims[int(r)] = 0
+        top = np.flatnonzero(sims > 0)
+        top = top[np.lexsort((top, -sims[top]))][:k]
+        if top.size:
+            at_k.append(len(set(top.tolist()) & set(idx[r].tolist())) / top.size)
+            t12 = set(top[:12].tolist())
+            at_12.append(len(t12 & set(idx[r][:12].tolist())) / len(t12))
+    return (
+        f"recall vs brute force on {rows.size} sampled rows: recall@{k} {np.mean(at_k):.3f}, "
+        f"recall@12 {np.mean(at_12):.3f}"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--movies", type=int, default=20000)
@@ -46,6 +80,16 @@ def main() -> int:
     parser.add_argument("--k", type=int, default=50)
     parser.add_argument("--pg-db", default="bench_build")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
+    parser.add_argument("--catalog", choices=("synthetic", "fitted"), default="synthetic")
+    parser.add_argument("--cache", type=Path, default=Path("/work/scratch-fitted"))
+    parser.add_argument(
+        "--work-budget", type=int, default=None, help="RECS_NEIGHBOUR_WORK_BUDGET (default: its)"
+    )
+    parser.add_argument("--blocks", type=int, default=0, help="run only this many blocks")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the in-process run")
+    parser.add_argument(
+        "--recall-sample", type=int, default=0, help="rows checked against a brute-force scan"
+    )
     args = parser.parse_args()
 
     model_dir = Path(tempfile.mkdtemp(prefix="bench-build-"))
@@ -61,6 +105,8 @@ def main() -> int:
         "RECS_CONTENT_NEIGHBOURS": str(args.k),
         "CONN_MAX_AGE": "0",
     }
+    if args.work_budget is not None:
+        env["RECS_NEIGHBOUR_WORK_BUDGET"] = str(args.work_budget)
     subprocess.run(
         ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc",
          f'DROP DATABASE IF EXISTS "{args.pg_db}"', "-c", f'CREATE DATABASE "{args.pg_db}"'],
@@ -73,7 +119,8 @@ def main() -> int:
     import django
 
     django.setup()
-    from celery import chord
+    from celery import chord, group
+    from django.conf import settings
 
     from bench.bench_recommend import synthetic_matrix
     from netflixrecs.celery import app
@@ -86,11 +133,27 @@ def main() -> int:
         f"{os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
     )
-    m = synthetic_matrix(args.movies, np.random.default_rng(0))
+    t0 = time.perf_counter()
+    if args.catalog == "fitted":
+        sys.path.insert(0, str(REPO / "bench"))
+        import fitted_catalog
+
+        m = fitted_catalog.load(args.movies, args.cache).matrix
+    else:
+        m = synthetic_matrix(args.movies, np.random.default_rng(0))
+    budget = settings.RECS_NEIGHBOUR_WORK_BUDGET
+    cap = neighbours.posting_cap(m, budget or None)
+    print(
+        f"{args.catalog} matrix {m.shape}, nnz {m.nnz:,} in {time.perf_counter() - t0:.1f} s; "
+        f"exact work {neighbours.exact_work(m):,.0f} postings/movie, budget {budget:,} "
+        f"-> {'exact' if cap is None else f'postings capped at {cap}'}",
+        flush=True,
+    )
     celery = Path(python).with_name("celery")
     results = {}
     for count in (int(w) for w in args.workers.split(",")):
         version = ModelVersion.objects.begin(triggered_by="bench_build", activate_when_ready=False)
+        t0 = time.perf_counter()
         blocks = build_stages.stage_build(
             version=version,
             arrays={**tfidf.matrix_to_arrays(m), "movie_ids": np.arange(args.movies)},
@@ -99,6 +162,11 @@ def main() -> int:
             activate=False,
             started=time.time(),
         )
+        staged = time.perf_counter() - t0
+        run = blocks
+        if args.blocks:
+            picks = np.linspace(0, len(blocks) - 1, min(args.blocks, len(blocks))).round()
+            run = [blocks[int(i)] for i in np.unique(picks)]
         procs, nodes = [], []
         for n in range(count):
             node = f"bench-build-{n}-{os.getpid()}-{time.monotonic_ns()}@localhost"
@@ -120,11 +188,17 @@ def main() -> int:
                 raise SystemExit(f"workers {pending} did not come up")
         try:
             started = time.perf_counter()
-            header = [tasks.build_neighbour_block.si(version.pk, s, e) for s, e in blocks]
-            result = chord(header, tasks.finish_model_build.si(version.pk)).apply_async()
-            outcome = result.get(timeout=3600)
+            header = [tasks.build_neighbour_block.si(version.pk, s, e) for s, e in run]
+            if args.blocks:
+                result = group(header).apply_async()
+                block_results = result.get(timeout=3 * 3600)
+                outcome = None
+            else:
+                result = chord(header, tasks.finish_model_build.si(version.pk)).apply_async()
+                outcome = result.get(timeout=3 * 3600)
+                block_results = [r.get() for r in result.parent.results]
             wall = time.perf_counter() - started
-            per_block = [r.get()["seconds"] for r in result.parent.results]
+            per_block = [r["seconds"] for r in block_results]
             rss = [vm_hwm_gib(p.pid) for p in procs]
         finally:
             for p in procs:
@@ -132,23 +206,57 @@ def main() -> int:
             for p in procs:
                 p.wait(timeout=30)
         version.refresh_from_db()
-        assert outcome["status"] == "succeeded", version.error
-        stored = artifacts.load_arrays(version.artifact_dir, version.checksums, mmap=False)
-        results[count] = stored["content_nbr_idx"], stored["content_nbr_sim"]
         parent = vm_hwm_gib(os.getpid())
-        print(
-            f"workers {count}: {len(blocks)} blocks of {args.block_rows} rows, "
-            f"wall {wall:.1f} s, per block mean {np.mean(per_block):.2f} s "
-            f"(min {min(per_block):.2f}, max {max(per_block):.2f}, sum {sum(per_block):.1f}), "
+        memory = (
             f"peak RSS GiB workers {', '.join(f'{r:.2f}' for r in rss)}, parent {parent:.2f}, "
             f"total {sum(rss) + parent:.2f}"
         )
+        stats = (
+            f"per block mean {np.mean(per_block):.2f} s (min {min(per_block):.2f}, "
+            f"max {max(per_block):.2f}, sum {sum(per_block):.1f})"
+        )
+        if args.blocks:
+            whole = np.mean(per_block) * len(blocks)
+            print(
+                f"workers {count}: SUBSET {len(run)} of {len(blocks)} blocks of "
+                f"{args.block_rows} rows (staging {staged:.1f} s), wall {wall:.1f} s, {stats}, "
+                f"{memory}; EXTRAPOLATED all {len(blocks)} blocks: {whole:.0f} block-s = "
+                + ", ".join(f"{whole / w / 60:.1f} min on {w}" for w in (1, 2, 4, 8))
+                + " workers (blocks only: no finish)",
+                flush=True,
+            )
+            version.fail("bench_build subset run")
+            version.delete_with_files()
+            continue
+        assert outcome["status"] == "succeeded", version.error
+        stored = artifacts.load_arrays(version.artifact_dir, version.checksums, mmap=False)
+        results[count] = stored["content_nbr_idx"], stored["content_nbr_sim"]
+        if args.recall_sample:
+            print(recall_line(m, stored["content_nbr_idx"], args.recall_sample), flush=True)
+        print(
+            f"workers {count}: {len(blocks)} blocks of {args.block_rows} rows, staging "
+            f"{staged:.1f} s, chord wall {wall:.1f} s (blocks + finish), {stats}, {memory}; "
+            "from the per-block mean: "
+            + ", ".join(
+                f"{np.mean(per_block) * len(blocks) / w / 60:.1f} min on {w}" for w in (4, 8)
+            )
+            + " workers (blocks only)",
+            flush=True,
+        )
         version.delete_with_files()
-    started = time.perf_counter()
-    base = neighbours.content_neighbours(m, args.k, block_rows=args.block_rows)
-    baseline = time.perf_counter() - started
-    print(f"in-process, in order: {baseline:.1f} s (parent peak RSS {vm_hwm_gib(os.getpid()):.2f})")
     all_same = True
+    if args.no_baseline or not results:
+        results = {}
+    else:
+        started = time.perf_counter()
+        base = neighbours.content_neighbours(
+            m, args.k, block_rows=args.block_rows, work_budget=budget or None
+        )
+        baseline = time.perf_counter() - started
+        print(
+            f"in-process, in order: {baseline:.1f} s "
+            f"(parent peak RSS {vm_hwm_gib(os.getpid()):.2f})"
+        )
     for count, (idx, sim) in results.items():
         same = np.array_equal(idx, base["content_nbr_idx"]) and np.array_equal(
             sim, base["content_nbr_sim"]

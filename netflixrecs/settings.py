@@ -400,6 +400,18 @@ if not 1 <= RECS_NEIGHBOUR_BLOCK_ROWS <= 100_000:
     raise environ.ImproperlyConfigured(
         f"RECS_NEIGHBOUR_BLOCK_ROWS must be 1..100000 (got {RECS_NEIGHBOUR_BLOCK_ROWS})."
     )
+# Work budget of the content-neighbour kernel, in postings visited per movie on average: the
+# exact product visits Σ df² / n, which grows with the catalog (3,000 TMDB movies: ~3,800;
+# 100,000 fitted synthetic: ~66,000; 1M: ~10x that). While it fits, neighbours are exact;
+# above it each term's postings are capped to its highest-weight movies so a block's cost
+# stops growing with n, and the lists are symmetrised at finish (recommendations/
+# neighbours.py, docs/benchmarks.md). 0 = always exact (n² at a million movies).
+RECS_NEIGHBOUR_WORK_BUDGET = env.int("RECS_NEIGHBOUR_WORK_BUDGET", default=20_000)
+if not (RECS_NEIGHBOUR_WORK_BUDGET == 0 or 100 <= RECS_NEIGHBOUR_WORK_BUDGET <= 100_000_000):
+    raise environ.ImproperlyConfigured(
+        "RECS_NEIGHBOUR_WORK_BUDGET must be 0 or 100..100000000 "
+        f"(got {RECS_NEIGHBOUR_WORK_BUDGET})."
+    )
 # Diversity re-rank of the served list (maximal marginal relevance over the top 50): 1 = off.
 RECS_MMR_LAMBDA = env.float("RECS_MMR_LAMBDA", default=0.9)
 if not 0.0 <= RECS_MMR_LAMBDA <= 1.0:

@@ -13,7 +13,8 @@ the version's staging directory beside its artifact directory (``artifacts.stagi
 * ``plan.json`` — what the blocks and finish need (k, the blocks, the staged checksums, the
   row's statistics), written last by :func:`prepare`;
 * ``arrays/`` — every artifact except the neighbours (``save_arrays``: checksummed, read-only);
-* ``cosine/`` — the row-normalised matrix and its transpose, memory-mapped by each block
+* ``cosine/`` — the row-normalised matrix and its transpose (postings capped when the
+  catalog's exact work is over ``RECS_NEIGHBOUR_WORK_BUDGET``), memory-mapped by each block
   worker instead of each copying the matrix;
 * ``block-<start>-<stop>.npz`` — one per finished block, written aside and renamed into place.
 
@@ -189,9 +190,16 @@ def stage_build(
     checksums = save_arrays(stage / "arrays", arrays)
     n_rows = int(matrix.shape[0])
     blocks: list[tuple[int, int]] = []
-    k, cosine_checksums = 0, {}
+    k, cosine_checksums, cap = 0, {}, None
     if settings.RECS_CONTENT_NEIGHBOURS > 0 and n_rows > 1:
-        m, mt = neighbours.normalised(matrix)
+        cap = neighbours.posting_cap(matrix, settings.RECS_NEIGHBOUR_WORK_BUDGET or None)
+        if cap is not None:
+            logger.info(
+                "Model build %s: exact neighbours over budget; postings capped at %s",
+                version.pk,
+                cap,
+            )
+        m, mt = neighbours.normalised(matrix, cap=cap)
         k = neighbours.neighbour_count(n_rows, settings.RECS_CONTENT_NEIGHBOURS)
         cosine_checksums = save_arrays(
             stage / "cosine",
@@ -205,6 +213,7 @@ def stage_build(
         "activate": bool(activate),
         "n": n_rows,
         "k": int(k),
+        "posting_cap": cap,
         "blocks": [list(b) for b in blocks],
         "checksums": checksums,
         "cosine_checksums": cosine_checksums,
@@ -256,7 +265,14 @@ def run_block(
             path = block_path(stage, start, stop)
             if not path.is_file():
                 m, mt = _cosine(stage, plan)
-                idx, sim = neighbours.block_neighbours(m, mt, int(start), int(stop), plan["k"])
+                idx, sim = neighbours.block_neighbours(
+                    m,
+                    mt,
+                    int(start),
+                    int(stop),
+                    plan["k"],
+                    capped=plan.get("posting_cap") is not None,
+                )
                 if not _still_running(version):
                     return False
                 write_file_atomic(path, lambda fh: np.savez(fh, idx=idx, sim=sim))
@@ -309,6 +325,9 @@ def _merge_blocks(stage: Path, plan: dict) -> dict[str, np.ndarray]:
             raise BuildError(f"content-neighbour block {start}:{stop} has the wrong shape")
         out["content_nbr_idx"][start:stop] = idx
         out["content_nbr_sim"][start:stop] = sim
+    if plan.get("posting_cap") is not None:
+        # A capped kernel misses links from one side that the other side found.
+        neighbours.add_reverse(out["content_nbr_idx"], out["content_nbr_sim"])
     return out
 
 

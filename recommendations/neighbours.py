@@ -12,6 +12,18 @@ top-``k`` product of ``sparse_dot_topn`` (a well-kept compiled kernel, chosen ov
 full product + ``argpartition`` by ``bench/bench_kernel.py``) plus an exact order per row;
 ``max_term_rows`` optionally leaves out terms found in more rows than that, which at a million
 movies are the ones that make the product dense while adding little to who is *most* similar.
+
+Scaling (``work_budget``): the exact product of the whole catalog visits ``Σ_t df_t²`` postings
+(``df_t``: rows holding term ``t``), which grows with n². While that is at most
+``work_budget × n`` (postings per movie on average) the kernel stays exact, so small catalogs
+are unchanged. Above it, each term's postings in the term-major operand are capped to its
+``posting_cap`` highest-weight rows (:func:`posting_cap` picks the largest cap that fits the
+budget), so a block's work stays bounded whatever the catalog size. A movie then finds its
+candidates through the terms on which they weigh most; the best ``CANDIDATES × k`` are
+re-scored exactly (stored similarities are true cosines), and the finish merges each list
+with the movies that found it (:func:`add_reverse`): if A is among B's neighbours, A is
+offered B -- the link A missed because its common terms were capped is usually found from
+B's side.
 """
 
 from __future__ import annotations
@@ -24,6 +36,8 @@ from sparse_dot_topn import sp_matmul_topn
 
 ProgressFn = Callable[[int, int, str], None]
 BLOCK_ROWS = 2048
+# Candidates per row (times k) taken from a capped product and re-scored exactly.
+CANDIDATES = 2
 
 
 class NeighbourError(ValueError):
@@ -31,11 +45,12 @@ class NeighbourError(ValueError):
 
 
 def normalised(
-    matrix: sp.spmatrix, max_term_rows: int | None = None
+    matrix: sp.spmatrix, max_term_rows: int | None = None, cap: int | None = None
 ) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-    """Row-normalised CSR (cosine = dot) and its transpose, common terms pruned if asked: the
-    two operands of :func:`block_neighbours` (a fan-out build stores them once for every
-    block worker to map)."""
+    """Row-normalised CSR (cosine = dot) and its transpose, common terms pruned if asked and
+    each term's postings capped to its ``cap`` highest-weight rows if given (see
+    :func:`posting_cap`): the two operands of :func:`block_neighbours` (a fan-out build stores
+    them once for every block worker to map)."""
     if not sp.issparse(matrix) or matrix.ndim != 2:
         raise NeighbourError("matrix must be a 2-D scipy sparse matrix.")
     m = sp.csr_matrix(matrix, dtype=np.float32, copy=True)
@@ -49,18 +64,123 @@ def normalised(
             m.eliminate_zeros()
     norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
     m = sp.csr_matrix(sp.diags(np.where(norms > 0, 1.0 / np.maximum(norms, 1e-30), 0.0)) @ m)
-    return m, sp.csr_matrix(m.T)
+    mt = sp.csr_matrix(m.T)
+    if cap is not None:
+        mt = cap_postings(mt, cap)
+    return m, mt
+
+
+def exact_work(matrix: sp.spmatrix) -> float:
+    """Postings the exact product visits per row on average: ``Σ_t df_t² / n``."""
+    df = np.diff(sp.csc_matrix(matrix).indptr).astype(np.float64)
+    return float((df * df).sum() / max(1, matrix.shape[0]))
+
+
+def posting_cap(matrix: sp.spmatrix, work_budget: float | None) -> int | None:
+    """The postings kept per term for ``work_budget`` postings visited per row on average:
+    None (exact, nothing capped) when ``Σ_t df_t² <= work_budget × n`` or no budget is given,
+    else the largest cap ``c`` with ``Σ_t df_t × min(df_t, c) <= work_budget × n`` (at least
+    1). Deterministic: the same matrix and budget give the same cap on every machine."""
+    if work_budget is None:
+        return None
+    if float(work_budget) < 1:
+        raise NeighbourError("work_budget must be at least 1.")
+    n = max(1, matrix.shape[0])
+    df = np.sort(np.diff(sp.csc_matrix(matrix).indptr).astype(np.float64))
+    allowed = float(work_budget) * n
+    if (df * df).sum() <= allowed:
+        return None
+    # work(c) = Σ_{df<=c} df² + c × Σ_{df>c} df: increasing in c; binary search over c.
+    sq_prefix = np.concatenate(([0.0], np.cumsum(df * df)))
+    prefix = np.concatenate(([0.0], np.cumsum(df)))
+
+    def work(c: int) -> float:
+        i = int(np.searchsorted(df, c, side="right"))
+        return sq_prefix[i] + c * (prefix[-1] - prefix[i])
+
+    lo, hi = 1, int(df[-1])
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if work(mid) <= allowed:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def cap_postings(matrix_t: sp.csr_matrix, cap: int) -> sp.csr_matrix:
+    """``matrix_t`` (term-major) with each term's postings cut to its ``cap`` highest weights
+    (equal weights: the lower rows), columns sorted."""
+    if int(cap) < 1:
+        raise NeighbourError("cap must be at least 1.")
+    counts = np.diff(matrix_t.indptr)
+    if counts.size == 0 or counts.max() <= cap:
+        return matrix_t
+    terms = np.repeat(np.arange(matrix_t.shape[0]), counts)
+    # Within each term, by weight descending then row ascending (lexsort: last key first).
+    order = np.lexsort((matrix_t.indices, -matrix_t.data, terms))
+    rank = np.arange(order.size) - np.repeat(matrix_t.indptr[:-1], counts)
+    keep = order[rank < cap]
+    keep.sort()  # back in term-major, row-sorted order
+    kept_counts = np.minimum(counts, cap)
+    indptr = np.concatenate(([0], np.cumsum(kept_counts))).astype(matrix_t.indptr.dtype)
+    out = sp.csr_matrix((matrix_t.data[keep], matrix_t.indices[keep], indptr), shape=matrix_t.shape)
+    out.has_sorted_indices = True
+    return out
+
+
+def _exact_pairs(
+    matrix: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray, cells: int = 1 << 24
+) -> np.ndarray:
+    """Cosine of each pair ``(rows[i], cols[i])`` of the row-normalised ``matrix``; ``rows``
+    ascending. A few rows at a time are spread dense (at most ``cells`` floats) and each
+    pair's column-row entries gathered from them: linear in the pairs' terms, no sparse
+    fancy indexing (which cost more than the capped product itself)."""
+    out = np.zeros(rows.size, dtype=np.float32)
+    if rows.size == 0:
+        return out
+    n_terms = matrix.shape[1]
+    step = max(1, cells // max(1, n_terms))
+    uniq = np.unique(rows)
+    for u0 in range(0, uniq.size, step):
+        chunk = uniq[u0 : u0 + step]
+        # A scratch of at most ``cells`` floats (64 MB) for a few rows, never the catalog.
+        rows_chunk = matrix[chunk]
+        dense = np.zeros(chunk.size * n_terms, dtype=np.float32)
+        dense[
+            np.repeat(np.arange(chunk.size, dtype=np.int64) * n_terms, np.diff(rows_chunk.indptr))
+            + rows_chunk.indices
+        ] = rows_chunk.data
+        lo = np.searchsorted(rows, chunk[0])
+        hi = np.searchsorted(rows, chunk[-1], side="right")
+        local = np.searchsorted(chunk, rows[lo:hi]).astype(np.int64)
+        sub = matrix[cols[lo:hi]]  # the column rows, in pair order
+        lengths = np.diff(sub.indptr)
+        flat = np.repeat(local * n_terms, lengths) + sub.indices
+        # One trailing zero: reduceat needs every start inside the array, empty rows included.
+        vals = np.append(dense[flat] * sub.data, np.float32(0))
+        sums = np.add.reduceat(vals, sub.indptr[:-1])
+        out[lo:hi] = np.where(lengths > 0, sums, 0)
+    return out
 
 
 def block_neighbours(
-    matrix: sp.csr_matrix, matrix_t: sp.csr_matrix, start: int, stop: int, k: int
+    matrix: sp.csr_matrix,
+    matrix_t: sp.csr_matrix,
+    start: int,
+    stop: int,
+    k: int,
+    *,
+    capped: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top-``k`` neighbours of rows ``start:stop`` (self excluded, similarity > 0).
 
     ``matrix`` rows must be L2-normalised and ``matrix_t`` its transpose (see
     :func:`normalised`). Returns ``(idx, sim)`` of shape ``(stop - start, k)``, best first (equal
     similarities by lower row; which of several tied at the k-th place is kept is the
-    kernel's choice), padded with -1 / 0."""
+    kernel's choice), padded with -1 / 0. ``capped``: ``matrix_t``'s postings were capped
+    (:func:`cap_postings`), so the product's values are partial: the best ``CANDIDATES × k``
+    of each row are re-scored exactly against ``matrix`` and the best ``k`` of those kept."""
     n = matrix.shape[0]
     if not 0 <= start <= stop <= n:
         raise NeighbourError(f"block {start}:{stop} is outside 0..{n}.")
@@ -73,22 +193,23 @@ def block_neighbours(
     # sparse_dot_topn keeps only each row's k + 1 best (self included) while multiplying:
     # 2.8x faster than the full product + argpartition, the same neighbours
     # (bench/bench_kernel.py, docs/benchmarks.md).
-    prod = sp_matmul_topn(matrix[start:stop], matrix_t, top_n=int(k) + 1, sort=True, n_threads=1)
-    for i in range(stop - start):
-        lo, hi = prod.indptr[i], prod.indptr[i + 1]
-        cols, vals = prod.indices[lo:hi], prod.data[lo:hi]
-        keep = (cols != start + i) & (vals > 0)
-        cols, vals = cols[keep], vals[keep]
-        if cols.size > k:
-            part = np.argpartition(-vals, k - 1)[:k]
-            # Values tied with the k-th may fall either side of argpartition's cut: take all
-            # of them, then the exact order below keeps the lower rows.
-            kth = vals[part].min()
-            part = np.flatnonzero(vals >= kth)
-            cols, vals = cols[part], vals[part]
-        order = np.lexsort((cols, -vals))[:k]
-        idx[i, : order.size] = cols[order]
-        sim[i, : order.size] = vals[order]
+    top_n = int(k) * CANDIDATES + 1 if capped else int(k) + 1
+    prod = sp_matmul_topn(matrix[start:stop], matrix_t, top_n=top_n, sort=True, n_threads=1)
+    if capped:
+        pair_rows = np.repeat(np.arange(start, stop), np.diff(prod.indptr))
+        prod.data = _exact_pairs(matrix, pair_rows, prod.indices)
+    # Per row: self and non-positive out, then by similarity descending, equal ones by lower
+    # row, the first k (one sort for the block instead of one per row).
+    rows = np.repeat(np.arange(stop - start), np.diff(prod.indptr))
+    cols, vals = prod.indices, prod.data
+    keep = (cols != rows + start) & (vals > 0)
+    rows, cols, vals = rows[keep], cols[keep], vals[keep]
+    order = np.lexsort((cols, -vals, rows))
+    rows, cols, vals = rows[order], cols[order], vals[order]
+    rank = np.arange(rows.size) - np.searchsorted(rows, rows)
+    top = rank < k
+    idx[rows[top], rank[top]] = cols[top]
+    sim[rows[top], rank[top]] = vals[top]
     return idx, sim
 
 
@@ -115,25 +236,84 @@ def empty_neighbours(n_rows: int, k: int) -> dict[str, np.ndarray]:
     }
 
 
+def add_reverse(idx: np.ndarray, sim: np.ndarray, chunk_rows: int = 65536) -> None:
+    """Symmetrise the lists in place: each row keeps its ``k`` best of its own neighbours and
+    the rows that list it (if A is among B's, B is offered to A with the same similarity),
+    best first, equal similarities by lower row. Used after a capped kernel: a link missed
+    from one side is usually found from the other."""
+    n, k = idx.shape
+    if n == 0 or k == 0:
+        return
+    valid = idx >= 0
+    src = np.repeat(np.arange(n, dtype=np.int32), valid.sum(axis=1))
+    dst, val = idx[valid], sim[valid]
+    # The reverse offers grouped by the row they go to.
+    order = np.argsort(dst, kind="stable")
+    rev_row, rev_src, rev_val = dst[order], src[order], val[order]
+    del order, src, dst, val, valid
+    rev_ptr = np.searchsorted(rev_row, np.arange(n + 1))
+    for lo in range(0, n, int(chunk_rows)):
+        hi = min(n, lo + int(chunk_rows))
+        f_idx, f_sim = idx[lo:hi], sim[lo:hi]
+        f_ok = f_idx >= 0
+        rows = np.concatenate(
+            (np.repeat(np.arange(lo, hi), f_ok.sum(axis=1)), rev_row[rev_ptr[lo] : rev_ptr[hi]])
+        )
+        cols = np.concatenate((f_idx[f_ok], rev_src[rev_ptr[lo] : rev_ptr[hi]]))
+        vals = np.concatenate((f_sim[f_ok], rev_val[rev_ptr[lo] : rev_ptr[hi]]))
+        # One copy per (row, column): the higher (both sides' copies are exact cosines;
+        # they differ only by rounding).
+        key = rows.astype(np.int64) * n + cols
+        o = np.argsort(key)
+        key, vals = key[o], vals[o]
+        start = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+        vals = np.maximum.reduceat(vals, start)
+        key = key[start]
+        rows, cols = key // n, key % n
+        # By row, similarity descending, equal ones by lower column: the unsigned bit pattern
+        # of a non-negative float32 orders like the float, so (row, -sim) is one int64 key;
+        # a stable sort of it on column order breaks the ties (key is already by column).
+        desc = np.uint32(0xFFFFFFFF) - vals.astype(np.float32).view(np.uint32)
+        o = np.argsort((rows << 32) | desc.astype(np.int64), kind="stable")
+        rows, cols, vals = rows[o], cols[o], vals[o]
+        starts = np.searchsorted(rows, np.arange(lo, hi))
+        rank = np.arange(rows.size) - starts[rows - lo]
+        keep = rank < k
+        f_idx[:] = -1
+        f_sim[:] = 0
+        f_idx[rows[keep] - lo, rank[keep]] = cols[keep]
+        f_sim[rows[keep] - lo, rank[keep]] = vals[keep]
+
+
 def content_neighbours(
     matrix: sp.spmatrix,
     k: int,
     *,
     block_rows: int = BLOCK_ROWS,
     max_term_rows: int | None = None,
+    work_budget: float | None = None,
+    reverse: bool = True,
     progress: ProgressFn | None = None,
 ) -> dict[str, np.ndarray]:
-    """``{"content_nbr_idx", "content_nbr_sim"}`` for every row, block by block, in order."""
+    """``{"content_nbr_idx", "content_nbr_sim"}`` for every row, block by block, in order.
+
+    ``work_budget``: see the module (None = always exact). When the budget caps the postings
+    the lists are symmetrised (:func:`add_reverse`) unless ``reverse`` is False."""
     if int(block_rows) < 1:
         raise NeighbourError("block_rows must be at least 1.")
-    m, mt = normalised(matrix, max_term_rows)
+    cap = posting_cap(matrix, work_budget)
+    m, mt = normalised(matrix, max_term_rows, cap)
     n = m.shape[0]
     blocks = plan_blocks(n, block_rows)
     k = neighbour_count(n, k)
     out = empty_neighbours(n, k)
     idx, sim = out["content_nbr_idx"], out["content_nbr_sim"]
     for start, stop in blocks:
-        idx[start:stop], sim[start:stop] = block_neighbours(m, mt, start, stop, k)
+        idx[start:stop], sim[start:stop] = block_neighbours(
+            m, mt, start, stop, k, capped=cap is not None
+        )
         if progress:
             progress(stop, n, "Content neighbours")
+    if cap is not None and reverse:
+        add_reverse(idx, sim)
     return out

@@ -60,6 +60,23 @@ def test_in_process_blocks_give_the_single_pass_neighbours(catalog, small_blocks
     assert [p.name for p in version.artifact_dir.parent.iterdir()] == [str(version.pk)]
 
 
+def test_over_its_work_budget_the_staged_build_is_capped_and_symmetrised(catalog, small_blocks):
+    # A budget below any catalog's exact work: the blocks run the capped kernel and finish
+    # symmetrises; the version must hold exactly what the in-order capped run gives.
+    small_blocks.RECS_NEIGHBOUR_WORK_BUDGET = 100
+    version = builds.build_model(triggered_by="test")
+    idx, sim = _nbrs(version)
+    arrays = artifacts.load_arrays(version.artifact_dir, version.checksums, mmap=False)
+    matrix = tfidf.matrix_from_arrays(arrays)
+    assert neighbours.posting_cap(matrix, 100) is not None
+    k = small_blocks.RECS_CONTENT_NEIGHBOURS
+    capped = neighbours.content_neighbours(matrix, k, work_budget=100)
+    np.testing.assert_array_equal(idx, capped["content_nbr_idx"])
+    np.testing.assert_array_equal(sim, capped["content_nbr_sim"])
+    one_side = neighbours.content_neighbours(matrix, k, work_budget=100, reverse=False)
+    assert not np.array_equal(idx, one_side["content_nbr_idx"])  # finish added the reverse
+
+
 def test_block_size_does_not_change_the_version(catalog, settings):
     settings.RECS_NEIGHBOUR_BLOCK_ROWS = 2048
     one = builds.build_model(triggered_by="test")
@@ -95,10 +112,10 @@ def test_a_failing_block_fails_the_build_and_keeps_the_previous_version(
     good = builds.build_model(triggered_by="test")
     real = neighbours.block_neighbours
 
-    def fail_second(m, mt, start, stop, k):
+    def fail_second(m, mt, start, stop, k, **kw):
         if start == 5:
             raise MemoryError("block too big")
-        return real(m, mt, start, stop, k)
+        return real(m, mt, start, stop, k, **kw)
 
     monkeypatch.setattr(neighbours, "block_neighbours", fail_second)
     with pytest.raises(MemoryError):
@@ -116,7 +133,7 @@ def test_a_failing_block_task_fails_the_build(catalog, small_blocks, monkeypatch
     """As a task (the chord's finish then never runs): the block itself fails the row."""
     version, blocks = _prepared()
     monkeypatch.setattr(
-        neighbours, "block_neighbours", lambda *a: (_ for _ in ()).throw(ValueError("bad"))
+        neighbours, "block_neighbours", lambda *a, **kw: (_ for _ in ()).throw(ValueError("bad"))
     )
     with pytest.raises(ValueError):
         tasks.build_neighbour_block.delay(version.pk, *blocks[1]).get()
@@ -158,7 +175,9 @@ def test_second_deliveries_of_a_block_and_of_finish_are_harmless(
     version, blocks = _prepared()
     calls = []
     real = neighbours.block_neighbours
-    monkeypatch.setattr(neighbours, "block_neighbours", lambda *a: calls.append(a[2]) or real(*a))
+    monkeypatch.setattr(
+        neighbours, "block_neighbours", lambda *a, **kw: calls.append(a[2]) or real(*a, **kw)
+    )
     for start, stop in blocks + blocks[:1]:  # the first block delivered twice
         assert tasks.build_neighbour_block.delay(version.pk, start, stop).get()["stored"]
     assert calls == [0, 5, 10]  # not computed again
@@ -253,3 +272,10 @@ def test_a_block_size_out_of_range_is_a_clear_configuration_error(value, start_d
     proc = start_django(RECS_NEIGHBOUR_BLOCK_ROWS=value)
     assert proc.returncode != 0
     assert f"RECS_NEIGHBOUR_BLOCK_ROWS must be 1..100000 (got {value})" in proc.stderr
+
+
+@pytest.mark.parametrize("value", ["-1", "99"])
+def test_a_work_budget_out_of_range_is_a_clear_configuration_error(value, start_django):
+    proc = start_django(RECS_NEIGHBOUR_WORK_BUDGET=value)
+    assert proc.returncode != 0
+    assert f"RECS_NEIGHBOUR_WORK_BUDGET must be 0 or 100..100000000 (got {value})" in proc.stderr
