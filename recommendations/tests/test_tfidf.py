@@ -258,6 +258,7 @@ def test_top_n_on_a_large_array_matches_a_full_sort():
     scores[::1000] = np.nan
     exclude = rng.choice(200_000, 300, replace=False)
     got = tfidf.top_n(scores, exclude, 25)
+    assert list(tfidf.top_n(scores, exclude.tolist(), 25)) == list(got)  # array or list
     s = np.where(np.isnan(scores), -np.inf, scores.astype(np.float64))
     s[exclude] = -np.inf
     expected = np.lexsort((np.arange(len(s)), -s))[:25]
