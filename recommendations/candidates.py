@@ -480,7 +480,7 @@ def bounded_rows(
     ub = (
         np.zeros(cand.size)
         if prior is None
-        else prior_weight * np.asarray(prior, dtype=np.float64)[cand]
+        else prior_weight * np.asarray(prior)[cand].astype(np.float64)  # (not all rows: 8 MB)
     )
     if extra.size:  # (CF items are unique)
         ub[np.searchsorted(cand, extra)] += np.asarray(base_values, dtype=np.float64)
