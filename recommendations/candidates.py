@@ -4,8 +4,9 @@ Pure numpy / scipy (no Django). Every source is bounded by a limit that does not
 catalog size, so the set stays the same size at 3,000 or 1,000,000 movies:
 
 * **collaborative**: the items the user's history reaches through the stored top-K neighbours
-  (what the CF part of the blend scores at all), the ``cf_max`` best of them: every one, in
-  practice, since the model learns neighbours for at most ``HybridParams.max_items`` items;
+  (what the CF part of the blend scores at all), the ``cf_max`` (1,000) best of them by CF
+  score: a 500-rating history reaches most of the ``HybridParams.max_items`` items the model
+  learned neighbours for, and scoring all of them was a third of phase two's rows;
 * **content neighbours**: the build-time top-K most similar movies of each liked movie
   (``content_nbr_idx``, padded with -1; skipped for versions without them);
 * **profile terms**: the ``term_rows`` rows with the best partial content score over the
@@ -37,9 +38,12 @@ import scipy.sparse as sp
 class CandidateLimits:
     """Per-source caps; none grows with the catalog."""
 
-    # CF items scored (the best by CF score): the CF part reaches at most the items the model
-    # learned neighbours for (``HybridParams.max_items``), whatever the catalog.
-    cf_max: int = 5_000
+    # CF items scored (the best by CF score). The CF part reaches at most the items the model
+    # learned neighbours for (``HybridParams.max_items``, 5,000), whatever the catalog; a long
+    # history reaches most of them, and one with a weak CF score comes up through the other
+    # sources or not at all (recall@10 unchanged at 100,000 and 1,000,000 movies with 1,000;
+    # docs/benchmarks.md). The safe step's bounds still count every CF item.
+    cf_max: int = 1_000
     content_k: int = 50  # neighbours used per liked movie (of the stored k)
     max_liked: int = 60  # liked movies whose neighbours are read (the best-rated first)
     # The profile's terms (:func:`term_rows`): the heaviest terms whose postings are at most
@@ -95,6 +99,17 @@ class Candidates:
 
     def __len__(self) -> int:
         return len(self.rows)
+
+
+def union_rows(*arrays) -> np.ndarray:
+    """The sorted distinct rows of ``arrays`` (int64): ``np.union1d`` / ``np.unique`` by one
+    sort. (numpy 2.4's ``unique`` hashes, then sorts: 4x slower on the few thousand rows a
+    request gathers, several times per request.)"""
+    rows = np.concatenate([np.asarray(a, dtype=np.int64).ravel() for a in arrays] or [[]])
+    rows = np.sort(rows.astype(np.int64, copy=False))
+    if rows.size > 1:
+        rows = rows[np.concatenate(([True], rows[1:] != rows[:-1]))]
+    return rows
 
 
 def prior_head(prior: np.ndarray, k: int) -> np.ndarray:
@@ -297,11 +312,12 @@ def gather(
         ),
         "prior_head": empty if head is None else np.asarray(head, dtype=np.int64),
     }
-    rows = np.unique(np.concatenate(list(sources.values())))
+    rows = union_rows(*sources.values())
     rows = rows[(rows >= 0) & (rows < n_rows)]
-    excl = np.asarray(exclude_rows, dtype=np.int64)
-    if excl.size:
-        rows = rows[~np.isin(rows, excl)]
+    excl = union_rows(exclude_rows)
+    if excl.size and rows.size:
+        pos = np.minimum(np.searchsorted(excl, rows), excl.size - 1)
+        rows = rows[excl[pos] != rows]
     return Candidates(rows=rows, by_source=sources)
 
 
@@ -454,9 +470,9 @@ def bounded_rows(
         above = partial >= level
         if np.count_nonzero(above) > check_rows:  # (counted first: listing is the slow part)
             return Bound(False, extra[:0], postings=read, essential=ess.size, reason="rows")
-        cand = np.union1d(np.flatnonzero(above), extra)
+        cand = union_rows(np.flatnonzero(above), extra)
     else:
-        cand = np.unique(extra)
+        cand = union_rows(extra)
     content = np.full(cand.size, rest)
     if partial is not None:
         content += partial[cand]
@@ -464,7 +480,7 @@ def bounded_rows(
     ub = (
         np.zeros(cand.size)
         if prior is None
-        else prior_weight * np.asarray(prior, dtype=np.float64)[cand]
+        else prior_weight * np.asarray(prior)[cand].astype(np.float64)  # (not all rows: 8 MB)
     )
     if extra.size:  # (CF items are unique)
         ub[np.searchsorted(cand, extra)] += np.asarray(base_values, dtype=np.float64)

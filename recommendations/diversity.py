@@ -23,7 +23,9 @@ def _unit_rows(matrix, rows: Sequence[int], row_norms: np.ndarray | None = None)
     if row_norms is None:
         norms = np.sqrt(np.asarray(sub.multiply(sub).sum(axis=1)).ravel())
     else:
-        norms = np.asarray(row_norms, dtype=np.float64)[rows]
+        # the rows picked, then widened (widening every norm first was an 8 MB array per
+        # re-rank at 1M movies; the same floats)
+        norms = np.asarray(row_norms)[rows].astype(np.float64)
     inv = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
     # each row's entries times its inverse norm, in place of a diagonal matrix product (the
     # same floats; the product's bookkeeping was most of the site's re-rank at 2 ms)

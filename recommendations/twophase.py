@@ -321,7 +321,7 @@ def recommend(
             neighbours=neighbours,
             pick=pick,
         )
-    excl = np.unique(np.concatenate([rows, np.asarray(list(exclude_rows), dtype=np.int64)]))
+    excl = candidates.union_rows(rows, np.asarray(list(exclude_rows), dtype=np.int64))
     sig = hybrid.user_signals(
         arrays,
         tfidf_matrix=tfidf_matrix,
@@ -357,7 +357,7 @@ def recommend(
 
     # Excluded rows are scored too (and then left out of the list): the content scales are
     # maxima over every row, excluded or not, as in the full scan.
-    subset = np.union1d(cand, excl)
+    subset = candidates.union_rows(cand, excl)
     lap("gather")
     parts = score(subset)
     lap("score")
@@ -385,9 +385,11 @@ def recommend(
         stats["postings"] = sum(b.postings for b in found)
         extra = [b.rows for b in found if b.ok]
         if extra:
-            new = np.setdiff1d(np.concatenate(extra), subset)
+            more = candidates.union_rows(*extra)
+            pos = np.minimum(np.searchsorted(subset, more), max(subset.size - 1, 0))
+            new = more[subset[pos] != more] if subset.size else more
             if new.size:
-                subset = np.union1d(subset, new)
+                subset = candidates.union_rows(subset, new)
                 parts = score(subset)
                 stats.update(subset=int(subset.size), added=int(new.size))
         if liked_b is not None and not stats["reason"]:

@@ -320,3 +320,11 @@ def test_long_terms_count_through_their_champions():
     assert partial[got].min() >= np.sort(partial)[-25] - 1e-5
     without = candidates.term_rows(mt, np.arange(30), weights, limits, factor, None)
     assert without.size == 0  # nothing selective to read, no champions: nothing found
+
+
+def test_union_rows_is_numpys_union():
+    rng = np.random.default_rng(5)
+    parts = [rng.integers(0, 500, size) for size in (0, 1, 300, 40)]
+    np.testing.assert_array_equal(candidates.union_rows(*parts), np.unique(np.concatenate(parts)))
+    assert candidates.union_rows(np.array([3, 3, 1])).tolist() == [1, 3]
+    assert candidates.union_rows().dtype == np.int64 and candidates.union_rows(()).size == 0

@@ -112,3 +112,57 @@ def test_contributions_for_unsorted_and_repeated_targets(ratings):
     expected = np.array([[w[j] * dense[r, t] for j, r in enumerate(rows)] for t in targets])
     np.testing.assert_allclose(collab.neighbour_contributions(n, rows, w, targets), expected)
     assert (expected == 0).any() and (expected != 0).any()
+
+
+def _random_neighbours(seed: int, n: int = 300, items: int = 40, k: int = 12) -> sp.csr_matrix:
+    """Neighbour lists among a few ``items`` of a larger catalog, as the stored model has."""
+    rng = np.random.default_rng(seed)
+    among = np.sort(rng.choice(n, items, replace=False))
+    rows = np.repeat(among, k)
+    cols = np.concatenate([rng.choice(among, k, replace=False) for _ in among])
+    vals = rng.normal(size=rows.size).astype(np.float32)
+    return sp.csr_matrix((vals, (rows, cols)), shape=(n, n))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_serving_index_gives_the_very_floats_of_the_slice(seed):
+    n = _random_neighbours(seed)
+    rng = np.random.default_rng(seed)
+    # history rows in and out of the model, one repeated, in no order
+    rows = np.concatenate([rng.choice(300, 60, replace=False), [7, 7]])
+    w = rng.normal(size=rows.size)
+    block = n[rows]  # what serving summed before the index: the same entries, same order
+    ref_items, inverse = np.unique(block.indices, return_inverse=True)
+    ref = np.bincount(inverse, weights=block.data * np.repeat(w, np.diff(block.indptr)))
+    items, values = collab.neighbour_scores_sparse(n, rows, w)
+    np.testing.assert_array_equal(items, ref_items)
+    np.testing.assert_array_equal(values, ref)  # bit for bit: the exact path's scores stay
+    targets = np.concatenate([items[:7], [299, 0], items[:2]])  # some unreached, repeated
+    dense = n.toarray()
+    expected = np.array(
+        [[wj * dense[r, t] for r, wj in zip(rows, w, strict=True)] for t in targets]
+    )
+    got = collab.neighbour_contributions(n, rows, w, targets)
+    np.testing.assert_array_equal(got, expected)
+    assert (got != 0).any()
+
+
+def test_an_item_whose_terms_cancel_is_still_reached():
+    n = sp.csr_matrix(np.array([[0, 0, 1.0], [0, 0, 1.0], [0, 0, 0]], dtype=np.float32))
+    items, values = collab.neighbour_scores_sparse(n, [0, 1], [1.0, -1.0])
+    assert items.tolist() == [2] and values.tolist() == [0.0]
+
+
+def test_the_index_is_made_once_per_matrix(monkeypatch):
+    n, other = _random_neighbours(0), _random_neighbours(1)
+    built = []
+    real = collab.build_neighbour_index
+    monkeypatch.setattr(collab, "build_neighbour_index", lambda m: built.append(m) or real(m))
+    for _ in range(3):
+        collab.neighbour_scores_sparse(n, [0, 1], [1.0, 2.0])
+        collab.neighbour_contributions(n, [0, 1], [1.0, 2.0], [3])
+    collab.neighbour_scores_sparse(other, [0], [1.0])
+    assert [m is n for m in built] == [True, False]
+    empty = sp.csr_matrix((5, 5), dtype=np.float32)
+    assert [len(a) for a in collab.neighbour_scores_sparse(empty, [1], [1.0])] == [0, 0]
+    assert collab.neighbour_contributions(empty, [1], [1.0], [2]).tolist() == [[0.0]]

@@ -57,3 +57,30 @@ def test_mmr_rejects_bad_input():
         diversity.mmr_rerank([0, 1], [1.0], matrix=M, n=2, lam=0.5)
     with pytest.raises(ValueError):
         diversity.mmr_rerank([0, 1], [1.0, 0.5], matrix=M, n=2, lam=1.5)
+
+
+def test_the_re_rank_reads_only_its_rows_norms():
+    # The site re-ranks 50 rows of a catalog of any size: widening all 1,000,000 float32 norms
+    # to float64 first was an 8 MB array per request.
+    import tracemalloc
+
+    n = 1_000_000
+    rng = np.random.default_rng(0)
+    rows = np.sort(rng.choice(n, 50, replace=False))
+    dense = rng.random((50, 30)) * (rng.random((50, 30)) < 0.3)
+    m = sp.csr_matrix(dense.astype(np.float32))
+    # the 50 rows placed at ``rows`` of an otherwise empty catalog
+    lengths = np.zeros(n, dtype=np.int64)
+    lengths[rows] = np.diff(m.indptr)
+    indptr = np.concatenate([[0], np.cumsum(lengths)])
+    matrix = sp.csr_matrix((m.data, m.indices, indptr), shape=(n, 30))
+    norms = np.ones(n, dtype=np.float32)
+    norms[rows] = np.sqrt((dense**2).sum(axis=1)).astype(np.float32)
+    scores = np.linspace(1, 0, 50)
+    want = diversity.mmr_rerank(rows, scores, matrix=matrix, n=10, lam=0.7)
+    tracemalloc.start()
+    got = diversity.mmr_rerank(rows, scores, matrix=matrix, n=10, lam=0.7, row_norms=norms)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert got == want
+    assert peak < 1_000_000

@@ -258,6 +258,7 @@ def test_top_n_on_a_large_array_matches_a_full_sort():
     scores[::1000] = np.nan
     exclude = rng.choice(200_000, 300, replace=False)
     got = tfidf.top_n(scores, exclude, 25)
+    assert list(tfidf.top_n(scores, exclude.tolist(), 25)) == list(got)  # array or list
     s = np.where(np.isnan(scores), -np.inf, scores.astype(np.float64))
     s[exclude] = -np.inf
     expected = np.lexsort((np.arange(len(s)), -s))[:25]
@@ -318,3 +319,24 @@ def test_contributions_are_the_weighted_dot_products():
     want = (d[targets] @ d[liked].T) * weights
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
     assert (want[:, 1] == 0).all() and (want != 0).sum() > 8
+
+
+def test_contributions_are_the_very_floats_of_the_full_product():
+    # Entries on terms no target has are left out of the sums: the sums must not move at all
+    # (explanations are compared exactly between the exact and the two-phase path).
+    rng = np.random.default_rng(4)
+    dense = rng.random((200, 400)) * (rng.random((200, 400)) < 0.05)
+    m = sp.csr_matrix(dense.astype(np.float32))
+    liked, targets = rng.choice(200, 60, replace=False), rng.choice(200, 10, replace=False)
+    weights = rng.choice([4.0, 4.5, 5.0], 60)
+    got = tfidf.contributions(m, liked, weights, targets)
+    block = np.zeros((10, 400))
+    for i, t in enumerate(targets):
+        block[i, m[t].indices] = m[t].data
+    rows = m[liked]
+    owner = np.repeat(np.arange(60), np.diff(rows.indptr))
+    prod = block[:, rows.indices] * rows.data.astype(np.float64)
+    at = (np.arange(10)[:, None] * 60 + owner).ravel()
+    full = np.bincount(at, weights=prod.ravel(), minlength=600).reshape(10, 60) * weights
+    np.testing.assert_array_equal(got, full)
+    assert (full != 0).sum() > 20
