@@ -394,7 +394,8 @@ def run_locust(site: Site, prefix: Path) -> subprocess.CompletedProcess:
     args = site.args
     cmd = [
         PYTHON, "-m", "locust", "-f", str(REPO / "bench" / "locustfile.py"), "--headless",
-        "--host", site.base, "--users", str(args.users), "--spawn-rate", str(args.users),
+        "--host", site.base, "--users", str(args.users),
+        "--spawn-rate", str(args.spawn_rate or args.users),
         "--run-time", f"{args.run_time}s", "--csv", str(prefix), "--only-summary",
         "--stop-timeout", "5", "--loglevel", "WARNING",
     ]  # fmt: skip
@@ -413,6 +414,12 @@ def main() -> int:
     parser.add_argument("--movies", type=int, default=100_000, help="--catalog synthetic size")
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--run-time", type=int, default=60, help="seconds of load")
+    parser.add_argument(
+        "--spawn-rate",
+        type=float,
+        default=0,
+        help="members started per second (default: all at once, a burst of --users requests)",
+    )
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--pg-db", default="netflixrecs_load")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13")
