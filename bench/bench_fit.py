@@ -33,16 +33,7 @@ from recommendations import tfidf  # noqa: E402
 def soups_of(n: int, seed: int) -> list[str]:
     from synthetic_catalog import Catalog
 
-    return [
-        tfidf.build_soup(
-            genres=m.genres,
-            keywords=m.keywords,
-            overview=m.overview,
-            cast=m.cast,
-            directors=m.directors,
-        )
-        for m in Catalog(n, seed).movies()
-    ]
+    return list(Catalog(n, seed).soups())
 
 
 def rss_gib() -> float:

@@ -284,32 +284,14 @@ def fit_tfidf(
     def attempt(min_df):
         vec = _vectorizer(params, min_df)
         try:
-            return vec, vec.fit_transform(soups)
+            matrix = vec.fit_transform(soups)
         except ValueError:
             # sklearn raises when pruning leaves no terms or min_df/max_df contradict each
             # other for this many documents; both mean "try the fallback / report it".
-            return vec, None
+            return None
+        return vec.get_feature_names_out(), matrix, vec
 
-    min_df_used = params.min_df
-    vec, matrix = attempt(params.min_df)
-    if (matrix is None or matrix.shape[1] < params.min_vocabulary) and params.min_df != 1:
-        min_df_used = 1
-        vec, matrix = attempt(1)
-    if matrix is None or matrix.shape[1] == 0:
-        raise EmptyCatalogError(
-            f"No terms left after filtering {len(soups)} movie(s) with max_df={params.max_df} "
-            "and stop words; the catalog is too small or too uniform to build a model."
-        )
-    matrix = sp.csr_matrix(matrix, dtype=np.float32)
-    matrix.sort_indices()
-    return TfidfModel(
-        matrix=matrix,
-        feature_names=np.asarray(vec.get_feature_names_out(), dtype=str),
-        params=params,
-        min_df_used=min_df_used,
-        row_norms=compute_row_norms(matrix),
-        vectorizer=vec,
-    )
+    return _fit_with(attempt, soups, params)
 
 
 def _fit_numpy(soups: list[str], params: TfidfParams) -> TfidfModel:
@@ -320,20 +302,27 @@ def _fit_numpy(soups: list[str], params: TfidfParams) -> TfidfModel:
     def attempt(min_df):
         selected = fastfit.select(counts, params, min_df)
         if selected is None:  # where TfidfVectorizer raises ValueError
-            return None, None
+            return None
         kept, names = selected
-        return names, fastfit.transform(counts, kept, params)
+        return names, fastfit.transform(counts, kept, params), None
 
+    return _fit_with(attempt, soups, params)
+
+
+def _fit_with(attempt, soups: list[str], params: TfidfParams) -> TfidfModel:
+    """One engine's fit with the small-catalog fallback: ``attempt(min_df)`` returns
+    ``(feature names, matrix, vectorizer or None)``, or None when nothing is left."""
     min_df_used = params.min_df
-    names, matrix = attempt(params.min_df)
-    if (matrix is None or matrix.shape[1] < params.min_vocabulary) and params.min_df != 1:
+    fitted = attempt(params.min_df)
+    if (fitted is None or fitted[1].shape[1] < params.min_vocabulary) and params.min_df != 1:
         min_df_used = 1
-        names, matrix = attempt(1)
-    if matrix is None or matrix.shape[1] == 0:
+        fitted = attempt(1)
+    if fitted is None or fitted[1].shape[1] == 0:
         raise EmptyCatalogError(
             f"No terms left after filtering {len(soups)} movie(s) with max_df={params.max_df} "
             "and stop words; the catalog is too small or too uniform to build a model."
         )
+    names, matrix, vectorizer = fitted
     matrix = sp.csr_matrix(matrix, dtype=np.float32)
     matrix.sort_indices()
     return TfidfModel(
@@ -342,7 +331,7 @@ def _fit_numpy(soups: list[str], params: TfidfParams) -> TfidfModel:
         params=params,
         min_df_used=min_df_used,
         row_norms=compute_row_norms(matrix),
-        vectorizer=None,
+        vectorizer=vectorizer,
     )
 
 
