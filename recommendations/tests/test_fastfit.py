@@ -5,14 +5,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from django.conf import settings
 
 from recommendations import fastfit, tfidf
 from recommendations.tfidf import EmptyCatalogError, TfidfParams
 
 
-def _tmdb_soups() -> list[str]:
-    path = Path(settings.SHARED_DATA_DIR) / "tmdb-5000-partial" / "movie_details.jsonl"
+def _tmdb_soups(shared_data_dir: Path) -> list[str]:
+    path = shared_data_dir / "tmdb-5000-partial" / "movie_details.jsonl"
     soups = []
     with open(path, encoding="utf-8") as fh:
         for line in fh:
@@ -30,8 +29,10 @@ def _tmdb_soups() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def tmdb_soups():
-    return _tmdb_soups()
+def tmdb_soups(shared_data_dir):
+    # Skips without the shared data, fails in CI (conftest.shared_data_dir), like the other
+    # dataset tests.
+    return _tmdb_soups(shared_data_dir)
 
 
 def _same(soups, params):
