@@ -96,7 +96,8 @@ class MovieQuerySet(models.QuerySet):
         return self.prefetch_related(Prefetch("genres", queryset=Genre.objects.order_by("name")))
 
     def with_details(self):
-        """Everything the detail page shows, in a fixed number of queries."""
+        """A movie with every genre, keyword and credit as model instances, in a fixed number
+        of queries (the detail page reads plain values instead: ``page_facts``)."""
         return self.prefetch_related(
             Prefetch("genres", queryset=Genre.objects.order_by("name")),
             Prefetch("keywords", queryset=Keyword.objects.order_by("name")),
