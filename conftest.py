@@ -44,14 +44,19 @@ def _isolated_model_dir(settings, tmp_path):
 
 @pytest.fixture(autouse=True)
 def _fresh_decades():
-    """The browse form caches the catalog's decades; each test builds its own catalog.
+    """The browse form caches the catalog's decades, pages the catalog's stamped facts; each
+    test builds its own catalog.
 
     Only that key: on the Postgres + Redis pass the cache shares Redis with the broker."""
     from django.core.cache import cache
 
     from movies.forms import DECADES_CACHE_KEY
+    from movies.stamp import STAMP_KEY
 
     cache.delete(DECADES_CACHE_KEY)
+    # A new catalog stamp: entries keyed on it (movie pages, cards) were another test's
+    # catalog, whose ids this test's rows may reuse.
+    cache.delete(STAMP_KEY)
 
 
 @pytest.fixture(autouse=True)

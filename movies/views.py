@@ -20,7 +20,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
@@ -30,6 +30,7 @@ from .member import member_state
 from .models import Movie, Rating
 from .pages import PAGE_SIZE, paginate, safe_next
 from .search import suggest_titles
+from .selectors import movie_page
 from .services.ratings import rate_movie, remove_rating
 
 HOME_SIZE = 18
@@ -81,21 +82,23 @@ def suggest(request):
 
 @require_safe
 def detail(request, pk: int):
-    movie = get_object_or_404(Movie, pk=pk)
-    return render(request, "movies/detail.html", _detail_context(request, movie))
+    page = movie_page(pk)
+    if page is None:
+        raise Http404("No Movie matches the given query.")
+    return render(request, "movies/detail.html", _detail_context(request, page))
 
 
-def _detail_context(request, movie: Movie, form: RatingForm | None = None) -> dict:
+def _detail_context(request, page: dict, form: RatingForm | None = None) -> dict:
+    """``page``: ``selectors.movie_page`` (the movie and its facts, cached per catalog stamp)."""
+    movie = page["movie"]
     # The member's whole state, read once: the mark buttons, the predicted stars and "More
     # like this" on the same page use it too (movies.member).
     return {
-        "movie": movie,
+        **page,
         "score": member_state(request).scores.get(movie.pk),
         "rating_form": form,
         # Not request.get_full_path(): after a refused POST that is the rate URL itself.
         "next": safe_next(request, movie.get_absolute_url()),
-        # Genres, keywords, cast and directors as plain values (Movie.objects.page_facts).
-        **Movie.objects.page_facts(movie.pk),
     }
 
 
@@ -139,7 +142,10 @@ def rate(request, pk: int):
             current = Rating.objects.filter(user=request.user, movie=movie).first()
             return _widget(request, movie, score=current and current.score, form=form, status=400)
         return render(
-            request, "movies/detail.html", _detail_context(request, movie, form), status=400
+            request,
+            "movies/detail.html",
+            _detail_context(request, movie_page(movie.pk), form),
+            status=400,
         )
     # Always keyed on request.user: nothing in the request can name another user's rating.
     rating, created = rate_movie(user=request.user, movie=movie, score=form.cleaned_data["score"])

@@ -14,6 +14,7 @@ from django.template.loader import render_to_string
 from django.views.decorators.http import require_safe
 
 from movies.member import member_state
+from movies.stamp import catalog_stamp
 
 from .errors import InvalidRequest
 from .loading import get_active_model
@@ -22,14 +23,16 @@ from .predict import half_stars
 from .scoring import UserRatings
 
 # A member's page is the same until their ratings or marks, the model or the catalog change;
-# people reload it and come back to it, so its body is kept this long (catalog edits show
-# within it). Measured by bench/bench_load.py (docs/benchmarks.md).
+# people reload it and come back to it, so its body is kept this long. The catalog stamp is in
+# the key, so a catalog edit shows on the next view. Measured by bench/bench_load.py
+# (docs/benchmarks.md).
 PAGE_CACHE_SECONDS = 600
 
 
 def _page_key(request, ratings: UserRatings) -> str:
-    """Everything the page body depends on: the user, the active model version, their ratings
-    and marks, and the CSRF secret (the body's forms carry tokens masked from it)."""
+    """Everything the page body depends on: the user, the active model version, the catalog
+    (its stamp: titles, posters, genres, names in the reasons), their ratings and marks, and
+    the CSRF secret (the body's forms carry tokens masked from it)."""
     model = get_active_model()
     state = repr(
         (
@@ -38,6 +41,7 @@ def _page_key(request, ratings: UserRatings) -> str:
             request.META.get("CSRF_COOKIE", ""),
             settings.RECS_MIN_RATINGS,
             settings.RECS_MMR_LAMBDA,
+            catalog_stamp(),
         )
     )
     digest = hashlib.blake2b(state.encode(), digest_size=16).hexdigest()

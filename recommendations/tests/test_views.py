@@ -222,3 +222,17 @@ def test_page_body_is_reused_until_the_members_ratings_or_the_model_change(
     client.force_login(get_user_model().objects.create_user("someone-else", password="x"))
     client.get("/recommendations/")
     assert len(calls) == 4
+
+
+def test_a_catalog_edit_shows_on_the_next_view_of_a_cached_page(client, catalog, space_fan):
+    """The page body's key holds the catalog stamp (movies.stamp): an edit of a recommended
+    movie shows at once, not when the cached body times out."""
+    build()
+    client.force_login(space_fan)
+    first = client.get("/recommendations/").content.decode()
+    picked = catalog["space"][3]
+    assert picked.title in first
+    picked.title = "A Title Edited Just Now"
+    picked.save()
+    after = client.get("/recommendations/").content.decode()
+    assert "A Title Edited Just Now" in after

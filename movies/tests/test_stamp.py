@@ -1,0 +1,79 @@
+"""movies.stamp: the catalog stamp changes with every catalog edit, and the movie page's
+facts cached under it follow."""
+
+import pytest
+from django.db import transaction
+
+from movies.selectors import movie_page
+from movies.signals import catalog_changed
+from movies.stamp import catalog_stamp
+from tests.factories import (
+    CreditFactory,
+    GenreFactory,
+    KeywordFactory,
+    MovieFactory,
+    PersonFactory,
+    RatingFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_stamp_is_stable_until_the_catalog_changes():
+    movie = MovieFactory()
+    stamp = catalog_stamp()
+    assert catalog_stamp() == stamp
+    RatingFactory(movie=movie)  # a rating is not the catalog
+    assert catalog_stamp() == stamp
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda m: m.save(),
+        lambda m: m.delete(),
+        lambda m: m.genres.add(GenreFactory()),
+        lambda m: m.keywords.add(KeywordFactory()),
+        lambda m: GenreFactory(),
+        lambda m: KeywordFactory(),
+        lambda m: PersonFactory(),
+        lambda m: CreditFactory(movie=m),
+        lambda m: catalog_changed.send(sender=None, triggered_by="test", run=None),
+    ],
+    ids=["movie", "delete", "genres", "keywords", "genre", "keyword", "person", "credit", "sync"],
+)
+def test_every_catalog_edit_changes_the_stamp(edit):
+    movie = MovieFactory()
+    before = catalog_stamp()
+    edit(movie)
+    assert catalog_stamp() != before
+
+
+def test_in_a_transaction_the_stamp_changes_again_on_commit(django_capture_on_commit_callbacks):
+    movie = MovieFactory()
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        movie.save()
+        during = catalog_stamp()
+    assert catalog_stamp() != during
+
+
+def test_movie_page_is_cached_under_the_stamp(django_assert_num_queries):
+    movie = MovieFactory(title="First title", genres=[GenreFactory(name="War", slug="war")])
+    page = movie_page(movie.pk)
+    assert page["movie"] == movie and page["genres"] == [{"name": "War", "slug": "war"}]
+    with django_assert_num_queries(0):
+        again = movie_page(movie.pk)
+    assert again["movie"].title == "First title" and again["genres"] == page["genres"]
+    movie.title = "Second title"
+    movie.save()
+    assert movie_page(movie.pk)["movie"].title == "Second title"
+    assert movie_page(movie.pk + 1000) is None
+
+
+def test_the_movie_page_shows_an_edit_at_once(client):
+    movie = MovieFactory(title="Before the edit")
+    assert "Before the edit" in client.get(f"/movies/{movie.pk}/").content.decode()
+    movie.title = "After the edit"
+    movie.save()
+    assert "After the edit" in client.get(f"/movies/{movie.pk}/").content.decode()
+    assert client.get(f"/movies/{movie.pk + 1000}/").status_code == 404
