@@ -76,33 +76,57 @@ def prediction_for(predictions, movie):
     return half_stars(value) if value is not None else None
 
 
+@register.simple_tag(takes_context=True)
+def movie_page_recs(context, movie, user=None, n: int = 12):
+    """``{% movie_page_recs movie user as recs %}``, once per movie page: ``recs.similar``
+    ("More like this", see :func:`more_like_this`) and ``recs.predictions``, the viewer's
+    predicted stars (unrounded) for the page's movie and those ``n`` in one prediction call
+    (the page made two). A failure of either part never breaks the page: it is logged and that
+    part left empty."""
+    request = context.get("request")
+    signed_in = request is not None and getattr(user, "is_authenticated", False)
+    state = member_state(request) if signed_in else None
+    try:
+        if state is not None:
+            # Rated and hidden movies are left out, and the stars predicted, from the state
+            # the page read once (movies.member).
+            similar = similar_movies(movie=movie, n=n, seen=state.scores.keys() | state.hidden)
+        else:
+            similar = similar_movies(movie=movie, n=n, user=user)
+    except Exception:
+        logger.exception("More like this failed for movie %s", movie.pk)
+        similar = []
+    ids = [movie.pk, *(s.movie.pk for s in similar)]
+    try:
+        if state is not None:
+            predictions = predict_for(
+                model=get_active_model(), ratings=ratings_from_state(state), movie_ids=ids
+            )
+        else:
+            predictions = predict_ratings(user=user, movie_ids=ids)
+    except Exception:
+        logger.exception("Predicting ratings failed")
+        predictions = {}
+    return {"similar": similar, "predictions": predictions}
+
+
 @register.inclusion_tag("recommendations/_more_like_this.html", takes_context=True)
-def more_like_this(context, movie, user=None, n: int = 12):
+def more_like_this(context, movie, user=None, n: int = 12, recs=None):
     """ "More like this": the ``n`` movies closest to ``movie`` by TF-IDF cosine, without the
-    ones the viewer rated or hid, with their predicted stars.
+    ones the viewer rated or hid, with their predicted stars; ``recs``: what
+    :func:`movie_page_recs` found already on this page.
 
     A failure here must never break the movie page, so it is logged and the section is left
     empty.
     """
-    request = context.get("request")
-    try:
-        if request is not None and getattr(user, "is_authenticated", False):
-            # Rated and hidden movies are left out, and the stars predicted, from the state
-            # the page read once (movies.member).
-            state = member_state(request)
-            similar = similar_movies(movie=movie, n=n, seen=state.scores.keys() | state.hidden)
-            predictions = predict_for(
-                model=get_active_model(),
-                ratings=ratings_from_state(state),
-                movie_ids=[s.movie.pk for s in similar],
-            )
-        else:
-            similar = similar_movies(movie=movie, n=n, user=user)
-            predictions = predict_ratings(user=user, movie_ids=[s.movie.pk for s in similar])
-    except Exception:
-        logger.exception("More like this failed for movie %s", movie.pk)
-        similar, predictions = [], {}
-    return {"movie": movie, "similar": similar, "user": user, "predictions": predictions}
+    if recs is None:
+        recs = movie_page_recs(context, movie, user, n)
+    return {
+        "movie": movie,
+        "similar": recs["similar"],
+        "user": user,
+        "predictions": recs["predictions"],
+    }
 
 
 @register.inclusion_tag("recommendations/_rating_goal.html")

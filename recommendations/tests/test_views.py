@@ -236,3 +236,32 @@ def test_a_catalog_edit_shows_on_the_next_view_of_a_cached_page(client, catalog,
     picked.save()
     after = client.get("/recommendations/").content.decode()
     assert "A Title Edited Just Now" in after
+
+
+def test_the_movie_page_predicts_its_movie_and_more_like_this_in_one_call(
+    client, catalog, space_fan, monkeypatch
+):
+    """One prediction call for the page's movie and its "More like this" cards; the page's
+    movie gets the stars its own call gives."""
+    from recommendations.predictions import predict_for
+    from recommendations.templatetags import recs
+
+    build()
+    movie = catalog["romance"][3]  # not rated; space_fan rated romances 0 and 1
+    calls = []
+    monkeypatch.setattr(
+        recs, "predict_for", lambda **kw: calls.append(list(kw["movie_ids"])) or predict_for(**kw)
+    )
+    client.force_login(space_fan)
+    html = client.get(movie.get_absolute_url()).content.decode()
+    assert len(calls) == 1 and calls[0][0] == movie.pk and len(calls[0]) > 1
+    own = predict_for(**{**_prediction_args(space_fan), "movie_ids": [movie.pk]})
+    shown = html.split('data-testid="predicted-rating"')[1]
+    assert f"{recs.half_stars(own[movie.pk]):.1f}" in shown
+
+
+def _prediction_args(user) -> dict:
+    from recommendations.loading import get_active_model
+    from recommendations.pipeline import gather_ratings
+
+    return {"model": get_active_model(), "ratings": gather_ratings(user)}
