@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from movies.models import Movie
+from movies.stamp import catalog_stamp
 
 from . import reasons, tfidf
 from .scoring import Candidate, ModelHistory
@@ -86,28 +87,48 @@ def term_lookup(movie_names: dict[str, list[str]]) -> TermLookup:
 
 # Cited movies' lookups, kept in the process: the same liked movies are cited on page after
 # page, and reading their genres, keywords and credits was a third of an uncached
-# recommendations page. Kept for one loaded model, at most TERM_LOOKUP_SECONDS (an admin's edit
-# of a name shows within it, as in the cached page body), emptied in this process when a
-# movie, genre, keyword, person or credit is saved or deleted (forget_term_lookups), and
-# bounded in size.
+# recommendations page. Kept for one loaded model and one catalog stamp (movies.stamp: an
+# edit in any process empties them in every process at its next explanation), at most
+# TERM_LOOKUP_SECONDS, emptied at once in this process when a movie, genre, keyword, person or
+# credit is saved or deleted (forget_term_lookups), and bounded in size.
 TERM_LOOKUP_SECONDS = 600.0
 TERM_LOOKUP_MAX = 20_000
-_term_lookups: dict = {"model": None, "until": 0.0, "by_movie": {}}
+# The same holds for each card's "shared: ..." terms, a function of the model, the card's row,
+# the liked rows it cites and those movies' names alone: members re-rank after every rating and
+# most cards come back citing the same movies, so the terms are kept beside the names, by
+# (row, cited rows), and a rating costs the re-rank, not a new explanation of every card.
+SHARED_KEPT_MAX = 50_000
+_term_lookups: dict = {"model": None, "stamp": None, "until": 0.0, "by_movie": {}, "shared": {}}
 
 
 def forget_term_lookups(*args, **kwargs) -> None:
-    """Empty the kept lookups (a signal receiver: catalog rows changed)."""
-    _term_lookups.update(model=None, until=0.0, by_movie={})
+    """Empty the kept lookups and shared terms (a signal receiver: catalog rows changed)."""
+    _term_lookups.update(model=None, stamp=None, until=0.0, by_movie={}, shared={})
+
+
+def _kept(model: LoadedModel) -> dict:
+    """What is kept for ``model``: emptied for another model or catalog stamp, after
+    TERM_LOOKUP_SECONDS and when it grew past its bounds."""
+    now = time.monotonic()
+    stamp = catalog_stamp()
+    kept = _term_lookups
+    if (
+        kept["model"] is not model
+        or kept["stamp"] != stamp
+        or now > kept["until"]
+        or len(kept["by_movie"]) > TERM_LOOKUP_MAX
+        or len(kept["shared"]) > SHARED_KEPT_MAX
+    ):
+        kept.update(
+            model=model, stamp=stamp, until=now + TERM_LOOKUP_SECONDS, by_movie={}, shared={}
+        )
+    return kept
 
 
 def term_lookups(model: LoadedModel, movie_ids) -> dict[int, TermLookup]:
     """:func:`term_lookup` of each of ``movie_ids``, read from the database only for the
     movies not kept already (one ``term_names`` call)."""
-    now = time.monotonic()
-    kept = _term_lookups
-    if kept["model"] is not model or now > kept["until"] or len(kept["by_movie"]) > TERM_LOOKUP_MAX:
-        kept.update(model=model, until=now + TERM_LOOKUP_SECONDS, by_movie={})
-    by_movie = kept["by_movie"]
+    by_movie = _kept(model)["by_movie"]
     missing = [m for m in movie_ids if m not in by_movie]
     if missing:
         names = Movie.objects.term_names(missing)
@@ -203,6 +224,15 @@ def prior_reason(candidate: Candidate, *, because: list, shared: list[str]) -> s
     return POPULAR_AND_WELL_RATED + (f" · also close to {liked}" if liked else "")
 
 
+def _shared_key(candidate: Candidate) -> tuple | None:
+    """What a card's shared terms depend on besides the model and the names: its row and the
+    liked rows it cites. None when it cites none: its terms come from the member's whole
+    profile (:func:`cited_profile`), which is theirs alone, and are not kept."""
+    if not candidate.because_rows:
+        return None
+    return (int(candidate.row), tuple(int(b) for b in candidate.because_rows))
+
+
 def explain(
     *, model: LoadedModel, history: ModelHistory, candidates: list[Candidate]
 ) -> list[RecommendedMovie]:
@@ -210,13 +240,24 @@ def explain(
     queries. A movie deleted since the build cannot be shown and is left out."""
     rec_ids = [int(model.movie_ids[c.row]) for c in candidates]
     because_ids = {int(model.movie_ids[b]) for c in candidates for b in c.because_rows}
-    wanted = rec_ids + sorted(because_ids)
     # Cards show title, year, poster and genres; the reasons need only names, read as plain
     # values (model instances of every keyword and credit cost ~70% of an uncached page).
     movies = Movie.objects.with_card_genres().in_bulk(rec_ids)
     # The liked movies a card cites are only named: their titles, no genres nor full rows.
     cited_movies = Movie.objects.only("id", "title").order_by().in_bulk(sorted(because_ids))
-    lookups = term_lookups(model, wanted)
+    # Shared terms kept from earlier pages (see SHARED_KEPT_MAX); the names only for the rest.
+    kept = _kept(model)
+    kept_shared = kept["shared"]
+    fresh = [
+        (c, m)
+        for c, m in zip(candidates, rec_ids, strict=True)
+        if _shared_key(c) not in kept_shared
+    ]
+    lookups = term_lookups(
+        model,
+        [m for _, m in fresh]
+        + sorted({int(model.movie_ids[b]) for c, _ in fresh for b in c.because_rows}),
+    )
     # Many cards cite the same liked movies: one profile per cited set.
     profiles: dict[tuple[int, ...], object] = {}
     items: list[RecommendedMovie] = []
@@ -230,14 +271,20 @@ def explain(
             if liked_id in cited_movies
         ]
         cited = tuple(int(b) for b in candidate.because_rows)
-        if cited not in profiles:
-            profiles[cited] = tfidf.canonical_row(cited_profile(model, history, cited))
-        shared, genres_only = shared_terms(
-            model=model,
-            profile=profiles[cited],
-            row=candidate.row,
-            lookups=[lookups[m.pk] for m in (movie, *because)],
-        )
+        key = _shared_key(candidate)
+        parts = kept_shared.get(key) if key is not None else None
+        if parts is None:
+            if cited not in profiles:
+                profiles[cited] = tfidf.canonical_row(cited_profile(model, history, cited))
+            parts = shared_terms(
+                model=model,
+                profile=profiles[cited],
+                row=candidate.row,
+                lookups=[lookups[m.pk] for m in (movie, *because)],
+            )
+            if key is not None:
+                kept_shared[key] = (tuple(parts[0]), parts[1])
+        shared, genres_only = list(parts[0]), parts[1]
         items.append(
             RecommendedMovie(
                 movie=movie,

@@ -186,3 +186,33 @@ def test_cited_movies_are_loaded_for_their_titles_only(catalog, space_fan):
             assert cited.title and "overview" in cited.get_deferred_fields()
             assert not getattr(cited, "_prefetched_objects_cache", None)
         assert item.explanation.startswith(("Because you liked ", "Same genres as "))
+
+
+@pytest.mark.django_db
+def test_shared_terms_are_kept_per_row_and_cited_rows_until_the_catalog_changes(
+    catalog, space_fan, monkeypatch
+):
+    """A re-rank after a rating explains the cards it showed before without working their
+    shared terms out again, with the same words; a catalog edit in any process (a new stamp)
+    empties what is kept. Cards citing no liked movie use the member's own profile: not kept."""
+    from django.core.cache import cache
+
+    from movies.stamp import STAMP_KEY
+    from recommendations import explain
+
+    build()
+    explain.forget_term_lookups()
+    calls = []
+    real = explain.shared_terms
+    monkeypatch.setattr(explain, "shared_terms", lambda **kw: calls.append(kw["row"]) or real(**kw))
+    first = recommend_for_user(user=space_fan, top_n=20)
+    cited = [i for i in first.items if i.because]
+    assert cited and len(calls) == len(first.items)
+    calls.clear()
+    again = recommend_for_user(user=space_fan, top_n=20)
+    assert [i.explanation for i in again.items] == [i.explanation for i in first.items]
+    assert len(calls) == len(first.items) - len(cited)  # only the cards citing nothing
+    calls.clear()
+    cache.set(STAMP_KEY, "edited-elsewhere", None)  # another process's edit: no signal here
+    recommend_for_user(user=space_fan, top_n=20)
+    assert len(calls) == len(first.items)
