@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from movies.models import Movie
+from movies.selectors import card_movies
 from movies.stamp import catalog_stamp
 
 from . import reasons, tfidf
@@ -240,9 +241,10 @@ def explain(
     queries. A movie deleted since the build cannot be shown and is left out."""
     rec_ids = [int(model.movie_ids[c.row]) for c in candidates]
     because_ids = {int(model.movie_ids[b]) for c in candidates for b in c.because_rows}
-    # Cards show title, year, poster and genres; the reasons need only names, read as plain
-    # values (model instances of every keyword and credit cost ~70% of an uncached page).
-    movies = Movie.objects.with_card_genres().in_bulk(rec_ids)
+    # Cards show title, year, poster and genres (the rows kept per catalog stamp); the reasons
+    # need only names, read as plain values (model instances of every keyword and credit cost
+    # ~70% of an uncached page).
+    movies = card_movies(rec_ids)
     # The liked movies a card cites are only named: their titles, no genres nor full rows.
     cited_movies = Movie.objects.only("id", "title").order_by().in_bulk(sorted(because_ids))
     # Shared terms kept from earlier pages (see SHARED_KEPT_MAX); the names only for the rest.

@@ -34,6 +34,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from movies.member import MemberState, read_member_state
 from movies.models import HiddenMovie, Movie, Rating
+from movies.selectors import card_movies
 
 from . import diversity, predictions, similar, strategies, tfidf, twophase
 from .errors import InvalidRequest
@@ -298,7 +299,7 @@ def similar_movies(
         n=n,
     )
     ids = [int(model.movie_ids[r.row]) for r in rows]
-    movies = Movie.objects.with_card_genres().in_bulk(ids)
+    movies = card_movies(ids)  # the cards' rows, kept per catalog stamp
     return [
         SimilarMovie(movie=movies[mid], score=round(r.score, 4))
         for mid, r in zip(ids, rows, strict=True)

@@ -77,3 +77,20 @@ def test_the_movie_page_shows_an_edit_at_once(client):
     movie.save()
     assert "After the edit" in client.get(f"/movies/{movie.pk}/").content.decode()
     assert client.get(f"/movies/{movie.pk + 1000}/").status_code == 404
+
+
+def test_card_movies_are_kept_under_the_stamp(django_assert_num_queries):
+    from movies.selectors import card_movies
+
+    war = GenreFactory(name="War", slug="war")
+    first, second = MovieFactory(title="One", genres=[war]), MovieFactory(title="Two")
+    with django_assert_num_queries(2):  # the movies, their genre names
+        movies = card_movies([first.pk, second.pk, first.pk + second.pk + 1000])
+    assert set(movies) == {first.pk, second.pk}
+    assert movies[first.pk].card_genres == ["War"] and movies[second.pk].card_genres == []
+    with django_assert_num_queries(0):
+        again = card_movies([second.pk, first.pk])
+    assert again[first.pk].title == "One" and again[first.pk].card_genres == ["War"]
+    second.genres.add(war)
+    with django_assert_num_queries(2):
+        assert card_movies([second.pk])[second.pk].card_genres == ["War"]
