@@ -16,10 +16,14 @@ an ``HX-Redirect`` header to the login page, because following a 302 inside an X
 the whole login page into the widget.
 """
 
+import hashlib
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
+from django.core.cache import cache
+from django.core.paginator import Page, Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -29,9 +33,10 @@ from .forms import BrowseForm, MyRatingsForm, RatingForm
 from .member import member_state
 from .models import Movie, Rating
 from .pages import PAGE_SIZE, paginate, safe_next
-from .search import suggest_titles
-from .selectors import movie_page
+from .search import TitleSearch, suggest_titles
+from .selectors import card_movies, movie_page
 from .services.ratings import rate_movie, remove_rating
+from .stamp import catalog_stamp
 
 HOME_SIZE = 18
 
@@ -52,10 +57,7 @@ def home(request):
 @require_safe
 def browse(request):
     form = BrowseForm(request.GET)
-    movies = form.apply(Movie.objects.all())
-    page, page_notices = paginate(
-        request, movies.with_card_genres().with_user_rating(request.user), PAGE_SIZE
-    )
+    page, page_notices, search = _browse_page(request, form)
     return render(
         request,
         "movies/browse.html",
@@ -65,9 +67,60 @@ def browse(request):
             "page_obj": page,
             "movies": page.object_list,
             "notices": form.problems() + page_notices,
-            "search": form.search,
+            "search": search,
         },
     )
+
+
+# What a browse page lists is the same for everyone until the catalog changes (the member's own
+# scores aside): the count, the page's movie ids in order, "did you mean", kept this long under
+# the catalog stamp, so a search repeated by anyone costs the cards' rows, not the ranked
+# search and its count.
+BROWSE_CACHE_SECONDS = 600
+
+
+def _browse_page(request, form: BrowseForm):
+    """The page of movies (cards with ``my_score``), the pagination notices and the search
+    (``TitleSearch``, or None without a query), from the cache when this page of these filters
+    was listed under the current catalog stamp."""
+    f = form.filters()
+    raw_page = request.GET.get("page", "1")
+    state = (catalog_stamp(), f["q"], f["genre"] and f["genre"].slug, f["decade"], f["sort"])
+    key = "browse:" + hashlib.blake2b(repr((*state, raw_page)).encode(), digest_size=16).hexdigest()
+    listed = cache.get(key)
+    if listed is None:
+        movies = form.apply(Movie.objects.all())
+        page, notices = paginate(
+            request, movies.with_card_genres().with_user_rating(request.user), PAGE_SIZE
+        )
+        search = form.search
+        listed = {
+            "count": page.paginator.count,
+            "number": page.number,
+            "ids": [m.pk for m in page.object_list],
+            "notices": notices,
+            "search": search and (search.query, search.did_you_mean, search.close_matches_only),
+        }
+        cache.set(key, listed, BROWSE_CACHE_SECONDS)
+        return page, notices, search
+    rows = card_movies(listed["ids"])
+    scores = member_state(request).scores  # what with_user_rating() reads, for the cards
+    movies = []
+    for pk in listed["ids"]:
+        if pk in rows:
+            movies.append(rows[pk])
+            rows[pk].my_score = scores.get(pk)
+    page = Page(movies, listed["number"], Paginator(range(listed["count"]), PAGE_SIZE))
+    search = None
+    if listed["search"] is not None:
+        query, did_you_mean, close_only = listed["search"]
+        search = TitleSearch(
+            query=query,
+            movies=Movie.objects.none(),
+            did_you_mean=did_you_mean,
+            close_matches_only=close_only,
+        )
+    return page, listed["notices"], search
 
 
 @require_safe

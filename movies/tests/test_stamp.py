@@ -94,3 +94,31 @@ def test_card_movies_are_kept_under_the_stamp(django_assert_num_queries):
     second.genres.add(war)
     with django_assert_num_queries(2):
         assert card_movies([second.pk])[second.pk].card_genres == ["War"]
+
+
+def test_a_kept_browse_listing_shows_each_member_their_own_scores(client):
+    """The listing (ids, count, "did you mean") is the same for everyone and kept under the
+    stamp; the scores on its cards are each member's own, and an edit shows at once."""
+    from decimal import Decimal
+
+    from tests.factories import UserFactory
+
+    movies = [MovieFactory(title=f"Godfather Part {n}", popularity=10 - n) for n in range(3)]
+    alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
+    RatingFactory(user=alice, movie=movies[0], score=Decimal("4.5"))
+    params = {"q": "godfater"}  # a typo: "did you mean" and close matches
+    client.force_login(alice)
+    first = client.get("/movies/", params)
+    client.force_login(bob)
+    second = client.get("/movies/", params)  # the kept listing
+    assert [m.pk for m in second.context["movies"]] == [m.pk for m in first.context["movies"]]
+    assert second.context["page_obj"].paginator.count == first.context["page_obj"].paginator.count
+    assert [m.title for m in second.context["search"].did_you_mean] == [
+        m.title for m in first.context["search"].did_you_mean
+    ]
+    scores = {m.pk: m.my_score for m in first.context["movies"]}
+    assert scores[movies[0].pk] == Decimal("4.5")
+    assert all(m.my_score is None for m in second.context["movies"])
+    movies[1].title = "Godfather Renamed"
+    movies[1].save()
+    assert "Godfather Renamed" in client.get("/movies/", params).content.decode()
