@@ -43,6 +43,14 @@ def plain_url(name: str) -> str:
     return _plain_url(name, get_script_prefix())
 
 
+@register.simple_tag
+def site_url(name: str, pk=None) -> str:
+    """``{% url name %}`` / ``{% url name pk %}`` for this site's URLs without an argument or
+    with a movie id, reversed once per name (``plain_url``, ``pk_url``): the header alone has a
+    dozen links on every page, ~25 µs of ``reverse()`` each."""
+    return plain_url(name) if pk is None else pk_url(name, pk)
+
+
 HUE_STEPS = 36  # site.css has one .hue-N class per step (N = 0, 10, ... 350)
 
 

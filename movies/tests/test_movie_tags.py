@@ -131,3 +131,18 @@ def test_pk_url_is_reverse_for_every_card_url_and_prefix(name):
         assert pk_url(name, 7).startswith("/site/")
     finally:
         set_script_prefix("/")
+
+
+@pytest.mark.parametrize(
+    ("name", "pk"),
+    [("home", None), ("movies:browse", None), ("logout", None), ("movies:rate", 7)],
+)
+def test_site_url_is_the_url_tags_answer(name, pk):
+    from django.template import Context, Template
+
+    from movies.templatetags.movie_tags import site_url
+
+    expected = Template("{% url name %}" if pk is None else "{% url name pk %}").render(
+        Context({"name": name, "pk": pk})
+    )
+    assert site_url(name, pk) == expected
