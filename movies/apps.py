@@ -6,13 +6,14 @@ class MoviesConfig(AppConfig):
     name = "movies"
 
     def ready(self):
+        from django.core.signals import request_finished, request_started
         from django.db.models.signals import m2m_changed, post_delete, post_save
 
         from . import search
         from .forms import forget_genre_choices
         from .models import Credit, Genre, Keyword, Movie, Person
         from .signals import catalog_changed
-        from .stamp import touch_catalog
+        from .stamp import begin_request, end_request, touch_catalog
 
         # The search index of this process follows the catalog (movies/search.py).
         for signal in (post_save, post_delete):
@@ -32,3 +33,5 @@ class MoviesConfig(AppConfig):
                 touch_catalog, sender=through, dispatch_uid=f"catalog-stamp.{through.__name__}"
             )
         catalog_changed.connect(touch_catalog, dispatch_uid="catalog-stamp")
+        request_started.connect(begin_request, dispatch_uid="catalog-stamp.begin")
+        request_finished.connect(end_request, dispatch_uid="catalog-stamp.end")

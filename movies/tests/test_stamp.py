@@ -122,3 +122,24 @@ def test_a_kept_browse_listing_shows_each_member_their_own_scores(client):
     movies[1].title = "Godfather Renamed"
     movies[1].save()
     assert "Godfather Renamed" in client.get("/movies/", params).content.decode()
+
+
+def test_a_request_reads_the_stamp_once_and_sees_its_own_edits(django_assert_num_queries):
+    from django.core.cache import cache
+    from django.core.signals import request_finished, request_started
+
+    from movies.stamp import STAMP_KEY
+
+    first = catalog_stamp()
+    request_started.send(sender=None)
+    try:
+        assert catalog_stamp() == first
+        cache.set(STAMP_KEY, "changed-elsewhere", None)  # mid-request: this request keeps its own
+        assert catalog_stamp() == first
+        movie = MovieFactory()  # an edit made by this request: a new stamp at once
+        assert catalog_stamp() not in (first, "changed-elsewhere")
+        assert movie_page(movie.pk)["movie"] == movie
+    finally:
+        request_finished.send(sender=None)
+    cache.set(STAMP_KEY, "changed-after", None)
+    assert catalog_stamp() == "changed-after"  # outside a request: read every time
