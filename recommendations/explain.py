@@ -244,9 +244,9 @@ def explain(
     # Cards show title, year, poster and genres (the rows kept per catalog stamp); the reasons
     # need only names, read as plain values (model instances of every keyword and credit cost
     # ~70% of an uncached page).
-    movies = card_movies(rec_ids)
-    # The liked movies a card cites are only named: their titles, no genres nor full rows.
-    cited_movies = Movie.objects.only("id", "title").order_by().in_bulk(sorted(because_ids))
+    # The liked movies a card cites are only named: their kept rows too, in the same read.
+    movies = card_movies(rec_ids + sorted(because_ids))
+    cited_movies = {m: movies[m] for m in because_ids if m in movies}
     # Shared terms kept from earlier pages (see SHARED_KEPT_MAX); the names only for the rest.
     kept = _kept(model)
     kept_shared = kept["shared"]

@@ -174,18 +174,24 @@ def test_cited_movies_names_are_read_once_and_forgotten_on_edits(
 
 
 @pytest.mark.django_db
-def test_cited_movies_are_loaded_for_their_titles_only(catalog, space_fan):
-    """Cards show the recommended movies in full; the liked movies they cite are only named,
-    so they are read without genres or the rest of their rows."""
+def test_cards_and_cited_movies_are_read_together_from_the_kept_rows(
+    catalog, space_fan, settings, django_assert_max_num_queries
+):
+    """The recommended movies and the liked movies they cite come from the cards' rows
+    (``selectors.card_movies``) in one read: none of them is a prefetched model graph, and
+    once kept, explaining the same list reads no movie rows."""
+    settings.RECS_VERSION_CHECK_SECONDS = 3600  # no version check between the two lists
     build()
     items = [i for i in recommend_for_user(user=space_fan, top_n=5).items if i.because]
     assert items
     for item in items:
         assert item.movie.card_genres is not None
         for cited in item.because:
-            assert cited.title and "overview" in cited.get_deferred_fields()
-            assert not getattr(cited, "_prefetched_objects_cache", None)
+            assert cited.title and not getattr(cited, "_prefetched_objects_cache", None)
         assert item.explanation.startswith(("Because you liked ", "Same genres as "))
+    with django_assert_max_num_queries(1):  # the member's state; movies and names are kept
+        again = recommend_for_user(user=space_fan, top_n=5)
+    assert [i.explanation for i in again.items if i.because] == [i.explanation for i in items]
 
 
 @pytest.mark.django_db
