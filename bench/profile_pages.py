@@ -11,6 +11,11 @@ Usage (after a ``bench_load.py`` run, with its environment)::
       EMAIL_URL=smtp://127.0.0.1:2525 REDIS_URL=redis://127.0.0.1:6379/13 \\
       DATABASE_URL=postgres://postgres@127.0.0.1:5432/netflixrecs_load MODEL_DIR=/work/loadmodels \\
       .venv/bin/python bench/profile_pages.py --repeat 30
+
+``--plain``: CPU per request without the profiler (for before/after on the same database:
+run it from both checkouts); ``--cpu``: profile CPU time instead of wall time (waiting for
+PostgreSQL and Redis left out, as in the load test's figure; the profiler's own cost grows);
+``--callers PATTERN``: who calls the matching functions.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ def main() -> None:
     parser.add_argument("--user", default="")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--cpu", action="store_true", help="profile CPU time, not wall time")
+    parser.add_argument("--plain", action="store_true", help="CPU per request, no profiler")
     parser.add_argument("--callers", default="", help="also print the callers of these functions")
     parser.add_argument(
         "--pages", default="recommendations,recs_uncached,movie,search,rate,account,watchlist"
@@ -90,6 +96,19 @@ def main() -> None:
             fetch(0)  # warm: model load, template cache
             with CaptureQueriesContext(connection) as ctx:
                 status = fetch(1).status_code
+            if args.plain:
+                # No profiler: CPU per request (the median of 5 rounds), for before/after.
+                rounds = []
+                for r in range(5):
+                    cpu_started = time.process_time()
+                    for i in range(args.repeat):
+                        fetch(r * args.repeat + i)
+                    rounds.append((time.process_time() - cpu_started) / args.repeat * 1000)
+                rounds.sort()
+                print(f"{name}: {rounds[2]:.2f} ms CPU per request (median of 5 rounds of "
+                      f"{args.repeat}: {rounds[0]:.2f}-{rounds[-1]:.2f}), "
+                      f"status {status}")  # fmt: skip
+                continue
             # --cpu: the process's CPU time, not wall time: waiting for PostgreSQL or Redis
             # is left out, as it is from the load test's server CPU per request.
             profiler = cProfile.Profile(time.process_time) if args.cpu else cProfile.Profile()
