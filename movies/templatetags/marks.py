@@ -11,11 +11,10 @@ and no query runs at all.
 from dataclasses import dataclass
 
 from django import template
-from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
 from movies.member import member_state
-from movies.templatetags.movie_tags import csrf_input, pk_url
+from movies.templatetags.movie_tags import csrf_input, escape_text, pk_url
 
 register = template.Library()
 
@@ -75,13 +74,15 @@ def card_watchlist_button(context, movie, next_url=""):
     csrf = csrf_input(context)
     on = state.watchlisted
     form = _WATCHLIST_FORM.format(
-        url=escape(pk_url("movies:watchlist_remove" if on else "movies:watchlist_add", movie.pk)),
+        url=escape_text(
+            pk_url("movies:watchlist_remove" if on else "movies:watchlist_add", movie.pk)
+        ),
         csrf=csrf,
-        next=escape(next_url or (request.get_full_path() if request is not None else "")),
+        next=escape_text(next_url or (request.get_full_path() if request is not None else "")),
         css="mark-button on" if on else "mark-button",
         tip="Remove from your watchlist" if on else "Save it for later",
         label="On your watchlist ✓" if on else "+ Add to watchlist",
         hint=": remove " if on else ": ",
-        title=escape(movie.title),
+        title=escape_text(movie.title),
     )
     return mark_safe(_WATCHLIST_BUTTONS.format(pk=int(movie.pk), form=form))  # all escaped

@@ -146,3 +146,10 @@ def test_site_url_is_the_url_tags_answer(name, pk):
         Context({"name": name, "pk": pk})
     )
     assert site_url(name, pk) == expected
+
+
+@pytest.mark.parametrize("text", ['<a href="x">&\'', "plain", 42, "Amélie & co"])
+def test_escape_text_is_djangos_escape_as_a_plain_string(text):
+    from movies.templatetags.movie_tags import escape_text
+
+    assert escape_text(text) == str(escape(text)) and type(escape_text(text)) is str

@@ -8,7 +8,7 @@ import logging
 
 from django import template
 from django.conf import settings
-from django.utils.html import escape, format_html
+from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from movies.member import member_state
@@ -17,6 +17,7 @@ from movies.templatetags.movie_tags import (
     card_poster,
     compact_rating_widget,
     csrf_input,
+    escape_text,
     pk_url,
     plain_url,
 )
@@ -162,7 +163,7 @@ def _card_meta(movie, *, lead_dot: bool) -> str:
     names = getattr(movie, "card_genres", None)  # Movie.objects.with_card_genres()
     if names is None:
         names = [g.name for g in movie.genres.all()]
-    genres = [escape(name) for name in names[:2]]
+    genres = [escape_text(name) for name in names[:2]]
     parts = [str(movie.year)] if movie.year else []
     if lead_dot:
         return "".join(parts) + "".join(f" · {name}" for name in genres)
@@ -194,8 +195,8 @@ def movie_card(context, movie, predictions=None):
     return mark_safe(
         _GRID_CARD.format(
             poster=card_poster(movie),
-            url=escape(pk_url("movies:detail", movie.pk)),
-            title=escape(movie.title),
+            url=escape_text(pk_url("movies:detail", movie.pk)),
+            title=escape_text(movie.title),
             meta=_card_meta(movie, lead_dot=True),
             widget=compact_rating_widget(context, movie, score, back),
             watchlist=card_watchlist_button(context, movie, back),
@@ -243,9 +244,9 @@ def rec_card(context, item, predictions=None, autofocus=False):
     return mark_safe(
         _REC_CARD.format(
             pk=int(movie.pk),
-            url=escape(pk_url("movies:detail", movie.pk)),
+            url=escape_text(pk_url("movies:detail", movie.pk)),
             poster=card_poster(movie),
-            title=escape(movie.title),
+            title=escape_text(movie.title),
             meta=_card_meta(movie, lead_dot=False),
             because=(
                 format_html(
@@ -257,7 +258,7 @@ def rec_card(context, item, predictions=None, autofocus=False):
             predicted=_predicted_compact(predictions, movie),
             widget=compact_rating_widget(context, movie, None, for_you),
             watchlist=card_watchlist_button(context, movie, for_you),
-            hide_url=escape(pk_url("recommendations:hide", movie.pk)),
+            hide_url=escape_text(pk_url("recommendations:hide", movie.pk)),
             csrf=csrf_input(context),
             autofocus=" data-autofocus" if autofocus else "",
         )
@@ -284,9 +285,9 @@ def similar_card(movie, predictions=None):
     predicted stars."""
     return mark_safe(
         _SIMILAR_CARD.format(
-            url=escape(pk_url("movies:detail", movie.pk)),
+            url=escape_text(pk_url("movies:detail", movie.pk)),
             poster=card_poster(movie),
-            title=escape(movie.title),
+            title=escape_text(movie.title),
             meta=_card_meta(movie, lead_dot=False),
             predicted=_predicted_compact(predictions, movie),
         )
