@@ -47,7 +47,7 @@ def _fresh_decades():
     """The browse form caches the catalog's decades, pages the catalog's stamped facts; each
     test builds its own catalog.
 
-    Only that key: on the Postgres + Redis pass the cache shares Redis with the broker."""
+    Only those keys: on the Postgres + Redis pass the cache shares Redis with the broker."""
     from django.core.cache import cache
 
     from movies.forms import DECADES_CACHE_KEY
