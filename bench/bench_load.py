@@ -14,8 +14,9 @@ and that the database holds exactly the last score each member saw saved.
 
 Catalogs: ``tmdb`` (the 3,000 movies through the real client from the fake TMDB, then the
 MovieLens ratings matched by TMDB id, as in the issue's measurement), ``demo`` (ours,
-fast; CI's small run) or ``synthetic`` (``--movies`` generated movies: pseudo-word titles and
-overviews, 1-3 of 19 genres, 3-12 Zipf-drawn keywords; the members' ratings are the site's).
+fast; CI's small run) or ``synthetic`` (``--movies`` movies of ``bench/synthetic_catalog.py``:
+topic-clustered genres, keywords, overview words, cast and director, written with COPY by
+``bench/copy_catalog.py``; the members' ratings are the site's).
 Loopback only; bounded by ``--run-time``.
 
 Usage::
@@ -97,50 +98,11 @@ print(json.dumps(plan))
 """
 
 SYNTHETIC_SNIPPET = r"""
-import datetime, itertools, os, random
-from django.db import transaction
-from movies.models import Genre, Keyword, Movie
-from movies.text import fold
-n = int(os.environ["LOAD_N_MOVIES"])
-rng = random.Random(11)
-letters = "abcdefghijklmnopqrstuvwxyz"
-vocab = ["".join(rng.choices(letters, k=rng.randint(3, 9))) for _ in range(20_000)]
-# Cumulative weights once: random.choices(weights=...) would re-add 20,000 weights per call.
-zipf = list(itertools.accumulate(1 / (rank + 1) for rank in range(len(vocab))))
-genres = [Genre.objects.get_or_create(name=f"Genre {g:02d}", defaults={"slug": f"genre-{g:02d}"})[0]
-          for g in range(19)]
-keywords = Keyword.objects.bulk_create(
-    [Keyword(name=f"kw {w}") for w in vocab[:8000]], ignore_conflicts=True)
-keywords = list(Keyword.objects.filter(name__startswith="kw ").order_by("pk"))
-kw_weights = list(itertools.accumulate(1 / (rank + 1) ** 0.8 for rank in range(len(keywords))))
-G = Movie.genres.through
-K = Movie.keywords.through
-batch = 5000
-for start in range(0, n, batch):
-    with transaction.atomic():
-        movies = []
-        for i in range(start, min(n, start + batch)):
-            title = " ".join(rng.choices(vocab, cum_weights=zipf, k=rng.randint(1, 4))).title()
-            year = rng.randint(1930, 2024)
-            movies.append(Movie(
-                tmdb_id=5_000_000 + i, title=title, search_title=fold(title)[:255],
-                overview=" ".join(rng.choices(vocab, cum_weights=zipf, k=rng.randint(15, 40))),
-                release_date=datetime.date(year, rng.randint(1, 12), 1), year=year,
-                runtime=rng.randint(80, 160), popularity=rng.paretovariate(1.5),
-                vote_average=round(rng.uniform(3, 9), 1),
-                vote_count=int(rng.paretovariate(1.2) * 10),
-            ))
-        Movie.objects.bulk_create(movies, batch_size=1000)
-        ids = list(Movie.objects.filter(tmdb_id__gte=5_000_000 + start,
-                                        tmdb_id__lt=5_000_000 + start + batch)
-                   .values_list("pk", flat=True))
-        G.objects.bulk_create([G(movie_id=m, genre_id=g.pk) for m in ids
-                               for g in rng.sample(genres, rng.randint(1, 3))], batch_size=5000)
-        K.objects.bulk_create([K(movie_id=m, keyword_id=k.pk) for m in ids
-                               for k in set(rng.choices(keywords, cum_weights=kw_weights,
-                                                        k=rng.randint(3, 12)))],
-                              batch_size=5000)
-print('{"movies": %d}' % Movie.objects.count())
+import json, os
+from bench.copy_catalog import copy_synthetic_catalog
+def log(line):
+    print(line, flush=True)
+print(json.dumps(copy_synthetic_catalog(int(os.environ["LOAD_N_MOVIES"]), log=log)))
 """
 
 QUERIES_SNIPPET = r"""
@@ -313,8 +275,12 @@ class Site:
             if self.args.catalog == "demo":
                 self.manage("load_demo")
             elif self.args.catalog == "synthetic":
-                log(f"creating {self.args.movies:,} synthetic movies")
-                self.shell(SYNTHETIC_SNIPPET, LOAD_N_MOVIES=str(self.args.movies))
+                log(f"creating {self.args.movies:,} synthetic movies (COPY)")
+                loaded = self.shell(SYNTHETIC_SNIPPET, LOAD_N_MOVIES=str(self.args.movies))
+                log(
+                    f"{loaded['movies']:,} movies, {loaded['rows']:,} rows in "
+                    f"{loaded['seconds']:.0f} s: {loaded['rows_per_s']:,} rows/s"
+                )
             else:
                 self.load_tmdb_catalog()
             started = time.perf_counter()

@@ -56,6 +56,8 @@ logger = logging.getLogger(__name__)
 
 PLAN_FILE = "plan.json"
 NEIGHBOURS_MESSAGE = "Content neighbours: block {done} of {total}"
+# Saving the arrays and the cosine operands the blocks map, before the first block.
+STAGING_MESSAGE = "Staging the build"
 
 # Versions whose lease this thread already holds (build_model holds one for all its stages).
 _held = threading.local()
@@ -154,6 +156,7 @@ def prepare(
                 "min_df_used": float(model.min_df_used),
                 **stats,
             }
+            report(1, STEPS, STAGING_MESSAGE)
             blocks = stage_build(
                 version=version,
                 arrays={**model.to_arrays(), "movie_ids": movie_ids, **hybrid_arrays},

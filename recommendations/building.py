@@ -24,6 +24,8 @@ from . import hybrid, predict, tfidf
 
 ProgressFn = Callable[[int, int, str], None]
 
+# The catalog is read in chunks of this many movies (by primary key) for the soups.
+CATALOG_CHUNK = 50_000
 # Ratings are read from the database in chunks of this many rows (values only, no objects).
 RATINGS_CHUNK = 50_000
 # Progress steps of a build after reading the catalog: TF-IDF, hybrid, writing artifacts.
@@ -44,42 +46,73 @@ def default_params() -> tfidf.TfidfParams:
 # --- Catalog -> soups ---------------------------------------------------------------------
 
 
-def catalog_soups(*, progress: ProgressFn | None = None) -> tuple[np.ndarray, list[str]]:
-    """``(movie_ids ascending, soups)`` for the whole catalog, in a fixed number of queries."""
-    genres: dict[int, list[str]] = defaultdict(list)
-    for movie_id, name in Movie.genres.through.objects.order_by("genre__name").values_list(
-        "movie_id", "genre__name"
-    ):
-        genres[movie_id].append(name)
-    keywords: dict[int, list[str]] = defaultdict(list)
-    for movie_id, name in Movie.keywords.through.objects.order_by("keyword__name").values_list(
-        "movie_id", "keyword__name"
-    ):
-        keywords[movie_id].append(name)
-    cast: dict[int, list[str]] = defaultdict(list)
-    directors: dict[int, list[str]] = defaultdict(list)
-    for movie_id, kind, name in Credit.objects.order_by("movie_id", "kind", "order").values_list(
-        "movie_id", "kind", "person__name"
-    ):
-        (cast if kind == Credit.Kind.CAST else directors)[movie_id].append(name)
+def catalog_soups(
+    *, progress: ProgressFn | None = None, chunk: int | None = None
+) -> tuple[np.ndarray, list[str]]:
+    """``(movie_ids ascending, soups)`` for the whole catalog.
 
-    rows = list(Movie.objects.order_by("pk").values_list("pk", "overview"))
-    total = len(rows)
-    ids = np.fromiter((pk for pk, _ in rows), dtype=np.int64, count=total)
+    Read in chunks of ``chunk`` movies (``CATALOG_CHUNK``) by primary key: per chunk one query
+    each for the movies, their genres, keywords and credits (names joined in the database,
+    plain values, no model instances), turned into soups before the next chunk is read. Only
+    the soups outlive a chunk, so memory is the soups plus one chunk's rows, not every
+    genre, keyword and credit row of the catalog at once (13 million rows at a million
+    movies).
+    """
+    chunk = chunk or CATALOG_CHUNK
+    total = Movie.objects.count()
+    ids: list[int] = []
     soups: list[str] = []
-    for i, (pk, overview) in enumerate(rows, start=1):
-        soups.append(
-            tfidf.build_soup(
-                genres=genres.get(pk, []),
-                keywords=keywords.get(pk, []),
-                overview=overview or "",
-                cast=cast.get(pk, []),  # billing order; build_soup keeps the top 3
-                directors=directors.get(pk, []),
+    after = None
+    while True:
+        movies = Movie.objects.order_by("pk")
+        if after is not None:
+            movies = movies.filter(pk__gt=after)
+        rows = list(movies.values_list("pk", "overview")[:chunk])
+        if not rows:
+            break
+        lo, hi = rows[0][0], rows[-1][0]
+        after = hi
+        genres = _names_by_movie(Movie.genres.through, "genre__name", lo, hi)
+        keywords = _names_by_movie(Movie.keywords.through, "keyword__name", lo, hi)
+        cast: dict[int, list[str]] = defaultdict(list)
+        directors: dict[int, list[str]] = defaultdict(list)
+        for movie_id, kind, name in (
+            Credit.objects.filter(movie_id__gte=lo, movie_id__lte=hi)
+            .order_by("movie_id", "kind", "order")
+            .values_list("movie_id", "kind", "person__name")
+        ):
+            (cast if kind == Credit.Kind.CAST else directors)[movie_id].append(name)
+        for pk, overview in rows:
+            ids.append(pk)
+            soups.append(
+                tfidf.build_soup(
+                    genres=genres.get(pk, ()),
+                    keywords=keywords.get(pk, ()),
+                    overview=overview or "",
+                    cast=cast.get(pk, ()),  # billing order; build_soup keeps the top 3
+                    directors=directors.get(pk, ()),
+                )
             )
-        )
-        if progress and (i % 1000 == 0 or i == total):
-            progress(i, total, "Reading the catalog")
-    return ids, soups
+        if progress:
+            progress(len(ids), max(total, len(ids)), "Reading the catalog")
+        if len(rows) < chunk:
+            break
+    if progress and not ids:
+        progress(0, 0, "Reading the catalog")
+    return np.array(ids, dtype=np.int64), soups
+
+
+def _names_by_movie(through, name: str, lo: int, hi: int) -> dict[int, list[str]]:
+    """The ``name`` of each row of the m2m table ``through`` for movies ``lo..hi``, by
+    movie, in name order."""
+    out: dict[int, list[str]] = defaultdict(list)
+    for movie_id, value in (
+        through.objects.filter(movie_id__gte=lo, movie_id__lte=hi)
+        .order_by("movie_id", name)
+        .values_list("movie_id", name)
+    ):
+        out[movie_id].append(value)
+    return out
 
 
 def default_hybrid_params() -> hybrid.HybridParams:

@@ -75,8 +75,9 @@ class SimilarRow:
 
 
 def _best(v: np.ndarray, k: int, prior: np.ndarray) -> np.ndarray:
-    """Rows of the ``k`` highest positive values of ``v``; ties go to the higher prior, then
-    the lower row, so the pool does not depend on the sort's whims."""
+    """Positions of the ``k`` highest positive values of ``v``; ties go to the higher prior,
+    then the lower position (positions follow the rows' order, so: the lower row), so the
+    pool does not depend on the sort's whims."""
     pos = np.flatnonzero(v > 0)
     if pos.size <= k:
         return pos
@@ -88,27 +89,46 @@ def _norm_max(v: np.ndarray) -> np.ndarray:
     return v / top if top > 0 else v
 
 
-def _content_part(
+def _content_support(
     row: int,
     *,
+    n: int,
     matrix: sp.csr_matrix,
     row_norms: np.ndarray | None,
     matrix_t: sp.csr_matrix | None,
     content_nbr_idx: np.ndarray | None,
     content_nbr_sim: np.ndarray | None,
-) -> np.ndarray:
-    """Cosine of ``row`` with every row (dense, float64; 0 where unknown)."""
-    n = matrix.shape[0]
+    co_rated: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(support, content)``: the rows that can score at all (ascending) and the cosine of
+    ``row`` with each of them (float64, clipped at 0).
+
+    With stored neighbours the support is the stored line plus the co-rated rows, so every
+    later step costs O(support), not O(catalog) (at a million movies the catalog-long vectors
+    cost ~20 ms a page); a co-rated row outside the stored line gets its exact cosine.
+    Without them it is every row (the full scan)."""
     if content_nbr_idx is not None and content_nbr_sim is not None:
         if content_nbr_idx.shape != content_nbr_sim.shape or content_nbr_idx.shape[0] != n:
             raise SimilarError("content_nbr_idx and content_nbr_sim must both be (n_rows, k).")
         idx = np.asarray(content_nbr_idx[row], dtype=np.int64)
         sim = np.asarray(content_nbr_sim[row], dtype=np.float64)
         keep = (idx >= 0) & (idx < n)
-        out = np.zeros(n, dtype=np.float64)
-        out[idx[keep]] = sim[keep]
-        return out
-    return tfidf.cosine_scores(matrix, matrix[row], row_norms, matrix_t=matrix_t).astype(np.float64)
+        idx, sim = idx[keep], sim[keep]
+        support = np.union1d(idx, co_rated)
+        content = np.zeros(support.size, dtype=np.float64)
+        content[np.searchsorted(support, idx)] = sim
+        content = content.clip(min=0.0)
+        if co_rated.size:
+            # The stored line holds only the top k by content; the co-rated rows outside it
+            # get their exact cosine (a few hundred rows, O(their terms)), so the co-rating
+            # gate sees the same affinity as with a full scan.
+            at = np.searchsorted(support, co_rated)
+            at = at[content[at] == 0]
+            if at.size:
+                content[at] = _exact_cosine(matrix, row, support[at], row_norms).clip(min=0.0)
+        return support, content
+    scores = tfidf.cosine_scores(matrix, matrix[row], row_norms, matrix_t=matrix_t)
+    return np.arange(n), scores.astype(np.float64).clip(min=0.0)
 
 
 def _exact_cosine(matrix, row: int, rows: np.ndarray, row_norms) -> np.ndarray:
@@ -185,48 +205,43 @@ def similar_rows(
     if neighbours is not None and neighbours.shape != (n_rows, n_rows):
         raise SimilarError(f"neighbours must be {n_rows} x {n_rows}.")
 
-    content = _content_part(
+    nb = neighbours[row] if neighbours is not None and weights.cf > 0 else None
+    co_rated = np.asarray(nb.indices, dtype=np.int64) if nb is not None else np.zeros(0, int)
+    # Every vector below is over ``support`` (ascending rows): the rows with some content or
+    # co-rating signal; the others score 0 on both and can never be candidates.
+    support, content = _content_support(
         row,
+        n=n_rows,
         matrix=matrix,
         row_norms=row_norms,
         matrix_t=matrix_t,
         content_nbr_idx=content_nbr_idx,
         content_nbr_sim=content_nbr_sim,
-    ).clip(min=0.0)
-    stored = content_nbr_idx is not None and content_nbr_sim is not None
-    if stored and neighbours is not None and weights.cf > 0:
-        # The stored line holds only the top k by content; the co-rated rows outside it get
-        # their exact cosine (a few hundred rows, O(their terms)), so the co-rating gate below
-        # sees the same affinity as with a full scan.
-        co = neighbours[row].indices
-        co = co[content[co] == 0]
-        if co.size:
-            content[co] = _exact_cosine(matrix, row, co, row_norms).clip(min=0.0)
+        co_rated=co_rated,
+    )
     query_text = 1.0
     if richness is not None:
         floor = weights.richness_floor
-        text = floor + (1.0 - floor) * np.asarray(richness, dtype=np.float64)
-        content *= text
-        query_text = float(text[row])
+        content *= floor + (1.0 - floor) * np.asarray(richness)[support].astype(np.float64)
+        query_text = floor + (1.0 - floor) * float(richness[row])
     content = _norm_max(content)
     affinity = content.copy()  # in [0, 1], before the weights: the co-rating gate
     content *= weights.content * query_text
 
-    cf = np.zeros(n_rows, dtype=np.float64)
-    if neighbours is not None and weights.cf > 0:
-        nb = neighbours[row]
-        cf[nb.indices] = np.asarray(nb.data, dtype=np.float64)
+    cf = np.zeros(support.size, dtype=np.float64)
+    if nb is not None:
+        cf[np.searchsorted(support, co_rated)] = np.asarray(nb.data, dtype=np.float64)
         cf = _norm_max(cf.clip(min=0.0)) * weights.cf
         cf *= weights.cf_gate + (1.0 - weights.cf_gate) * affinity
 
     skip = np.fromiter((int(r) for r in exclude_rows), dtype=np.int64)
-    skip = np.append(skip, row)
-    content[skip[(skip >= 0) & (skip < n_rows)]] = 0.0
-    cf[skip[(skip >= 0) & (skip < n_rows)]] = 0.0
+    dropped = np.isin(support, np.append(skip, row))
+    content[dropped] = 0.0
+    cf[dropped] = 0.0
     p = (
-        np.zeros(n_rows, dtype=np.float64)
+        np.zeros(support.size, dtype=np.float64)
         if prior is None
-        else np.nan_to_num(np.asarray(prior, dtype=np.float64)).clip(min=0.0)
+        else np.nan_to_num(np.asarray(prior)[support].astype(np.float64)).clip(min=0.0)
     )
     candidates = np.union1d(_best(content, weights.pool, p), _best(cf, weights.pool, p))
     if candidates.size == 0:
@@ -237,7 +252,7 @@ def similar_rows(
     parts = np.stack([cf[candidates], content[candidates], prior_part], axis=1)
     return [
         SimilarRow(
-            row=int(candidates[i]),
+            row=int(support[candidates[i]]),
             score=float(total[i]),
             leader=LEADERS[int(np.argmax(parts[i]))],
         )

@@ -96,6 +96,8 @@ def test_progress_names_the_blocks(catalog, small_blocks):
 
     builds.build_model(triggered_by="test", progress=progress)
     blocks = [s for s in seen if s[2].startswith("Content neighbours")]
+    # Staging (arrays and cosine operands written) is a step of its own, right before them.
+    assert seen[seen.index(blocks[0]) - 1] == (1, 3, "Staging the build")
     assert blocks == [
         (0, 3, "Content neighbours: block 0 of 3"),
         (1, 3, "Content neighbours: block 1 of 3"),

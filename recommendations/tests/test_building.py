@@ -27,7 +27,7 @@ def test_default_params_come_from_settings(settings):
 
 def test_catalog_soups_in_a_fixed_number_of_queries(catalog, django_assert_num_queries):
     seen = []
-    with django_assert_num_queries(4):  # genres, keywords, credits, movies
+    with django_assert_num_queries(5):  # count, then movies, genres, keywords, credits
         ids, soups = building.catalog_soups(progress=lambda d, t, m: seen.append((d, t, m)))
     assert list(ids) == sorted(Movie.objects.values_list("pk", flat=True))
     assert ids.dtype == np.int64 and len(soups) == 12
@@ -35,6 +35,26 @@ def test_catalog_soups_in_a_fixed_number_of_queries(catalog, django_assert_num_q
     soup = soups[list(ids).index(space.pk)]
     assert "ScienceFiction" in soup and "JamesCameron" in soup and "SigourneyWeaver" in soup
     assert seen[-1] == (12, 12, "Reading the catalog")
+
+
+def test_catalog_soups_read_in_chunks_give_the_same_soups(catalog, django_assert_num_queries):
+    whole = building.catalog_soups()
+    seen = []
+    # 12 movies in chunks of 5: the count, then 4 queries for each of 3 chunks.
+    with django_assert_num_queries(1 + 3 * 4):
+        ids, soups = building.catalog_soups(
+            chunk=5, progress=lambda d, t, m: seen.append((d, t, m))
+        )
+    assert list(ids) == list(whole[0]) and soups == whole[1]
+    assert [d for d, _, _ in seen] == [5, 10, 12] and {t for _, t, _ in seen} == {12}
+    # A chunk boundary at the catalog's end: no extra, empty chunk is reported.
+    ids, soups = building.catalog_soups(chunk=6)
+    assert soups == whole[1]
+
+
+def test_catalog_soups_of_an_empty_catalog(db):
+    ids, soups = building.catalog_soups()
+    assert ids.dtype == np.int64 and len(ids) == 0 and soups == []
 
 
 def test_site_ratings_matrix_of_no_ratings(catalog):

@@ -177,3 +177,70 @@ def test_stored_neighbours_give_the_full_scans_list_when_they_cover_the_pool():
     assert [r.row for r in stored] == [r.row for r in scan]
     # float32 storage of the similarities: scores agree to a few parts in a thousand.
     np.testing.assert_allclose([r.score for r in stored], [r.score for r in scan], rtol=5e-3)
+
+
+def _dense_reference(row, *, matrix, row_norms, neighbours, prior, richness, nbr_idx, nbr_sim,
+                     exclude_rows, n, weights=similar.DEFAULT_WEIGHTS):  # fmt: skip
+    """The blend as it was computed before it worked on its support only: every signal as a
+    catalog-long vector (what the module docstring defines)."""
+    n_rows = matrix.shape[0]
+    content = np.zeros(n_rows)
+    keep = (nbr_idx[row] >= 0) & (nbr_idx[row] < n_rows)
+    content[nbr_idx[row][keep]] = nbr_sim[row][keep]
+    content = content.clip(min=0.0)
+    if neighbours is not None and weights.cf > 0:
+        co = neighbours[row].indices
+        co = co[content[co] == 0]
+        if co.size:
+            content[co] = similar._exact_cosine(matrix, row, co, row_norms).clip(min=0.0)
+    text = weights.richness_floor + (1.0 - weights.richness_floor) * richness.astype(float)
+    content *= text
+    content = similar._norm_max(content)
+    affinity = content.copy()
+    content *= weights.content * float(text[row])
+    cf = np.zeros(n_rows)
+    if neighbours is not None and weights.cf > 0:
+        nb = neighbours[row]
+        cf[nb.indices] = nb.data
+        cf = similar._norm_max(cf.clip(min=0.0)) * weights.cf
+        cf *= weights.cf_gate + (1.0 - weights.cf_gate) * affinity
+    skip = np.append(np.array(list(exclude_rows), dtype=np.int64), row)
+    content[skip] = 0.0
+    cf[skip] = 0.0
+    p = np.nan_to_num(prior.astype(np.float64)).clip(min=0.0)
+    cands = np.union1d(similar._best(content, weights.pool, p), similar._best(cf, weights.pool, p))
+    total = content[cands] + cf[cands] + p[cands] * weights.prior
+    order = similar._no_wall(np.lexsort((cands, -p[cands], -total)), total, n)
+    return [(int(cands[i]), float(total[i])) for i in order]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_working_on_the_support_gives_the_catalog_long_blend(seed):
+    # Random catalogs with stored lines (some padding -1), co-ratings (some negative), NaN in
+    # the prior, thin rows and excluded rows: the support-only computation returns exactly
+    # what the catalog-long vectors give, score for score.
+    rng = np.random.default_rng(seed)
+    n, k = 400, 20
+    matrix = sp.random(n, 60, density=0.08, format="csr", random_state=seed, dtype=np.float32)
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel()).astype(np.float32)
+    nbr_idx = rng.integers(-1, n, (n, k)).astype(np.int32)
+    nbr_sim = rng.random((n, k)).astype(np.float32) * (rng.random((n, k)) < 0.8)
+    cf = sp.random(n, n, density=0.05, format="csr", random_state=seed + 1, dtype=np.float32)
+    cf.data -= 0.2
+    prior = rng.random(n).astype(np.float32)
+    prior[rng.integers(0, n, 5)] = np.nan
+    richness = rng.random(n).astype(np.float32)
+    for row in rng.integers(0, n, 8):
+        exclude = [int(x) for x in rng.integers(0, n, 5)]
+        for nb in (cf, None):
+            got = similar_rows(
+                int(row), matrix=matrix, row_norms=norms, neighbours=nb, prior=prior,
+                richness=richness, content_nbr_idx=nbr_idx, content_nbr_sim=nbr_sim,
+                exclude_rows=exclude, n=12,
+            )  # fmt: skip
+            want = _dense_reference(
+                int(row), matrix=matrix, row_norms=norms, neighbours=nb, prior=prior,
+                richness=richness, nbr_idx=nbr_idx, nbr_sim=nbr_sim, exclude_rows=exclude,
+                n=12,
+            )  # fmt: skip
+            assert [(r.row, r.score) for r in got] == want
