@@ -293,6 +293,14 @@ class Site:
         self.plan_path.write_text(json.dumps(plan))
         log(f"{len(plan['users'])} members with 20 seed ratings each")
 
+    def active_version(self) -> int:
+        probe = subprocess.run(
+            ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", self.args.pg_db, "-tAc",
+             "SELECT id FROM recommendations_modelversion WHERE is_active"],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return int(probe.stdout.strip())
+
     def load_tmdb_catalog(self) -> None:
         fake = FakeTMDB(data_path=default_data_path()).start()
         try:
@@ -448,10 +456,12 @@ def main() -> int:
     print(f"\nrequests/s served: {requests / wall:.1f} ({requests} in {wall:.1f} s)")
     print(f"server CPU: {cpu:.2f} s over {requests} requests = "
           f"{1000 * cpu / max(requests, 1):.1f} ms per request")  # fmt: skip
-    models = Path(site.env["MODEL_DIR"])
-    newest = max((d for d in models.iterdir() if d.is_dir()), key=lambda d: d.stat().st_mtime)
-    print(f"\nmemory after the run (KiB, /proc/PID/smaps_rollup; model {newest.name} on disk: "
-          f"{dir_kib(newest)} KiB):")  # fmt: skip
+    # The served version's folder (MODEL_DIR/<id>), not the newest one: a --reuse run may find
+    # later versions built aside that were never activated.
+    active = site.active_version()
+    served = Path(site.env["MODEL_DIR"]) / str(active)
+    print(f"\nmemory after the run (KiB, /proc/PID/smaps_rollup; active model {active} on disk: "
+          f"{dir_kib(served) if served.is_dir() else 'missing'} KiB):")  # fmt: skip
     print("| process | Rss | Pss | Pss anon | Pss file | Pss shmem (the model) |")
     print("|---|---|---|---|---|---|")
     for pid, mem in memory.items():
