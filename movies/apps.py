@@ -9,7 +9,7 @@ class MoviesConfig(AppConfig):
         from django.core.signals import request_finished, request_started
         from django.db.models.signals import m2m_changed, post_delete, post_save
 
-        from . import search
+        from . import checks, search  # noqa: F401 (checks: registered on import)
         from .forms import forget_genre_choices
         from .models import Credit, Genre, Keyword, Movie, Person
         from .signals import catalog_changed

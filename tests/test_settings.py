@@ -9,12 +9,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 STRONG_KEY = "prod-" + "k3y-7Qz9xLm2Vb8Nc4Rt6Yw1Ps5Df0Gh3Jk" * 2
-# What production needs besides the key and hosts: a broker and a real mail backend.
+# What production needs besides the key and hosts: a broker, a shared cache and a real mail
+# backend.
 PROD = {
     "DJANGO_ENV": "production",
     "SECRET_KEY": STRONG_KEY,
     "ALLOWED_HOSTS": "netflixrecs.example",
     "CELERY_BROKER_URL": "redis://127.0.0.1:6379/9",
+    "REDIS_URL": "redis://127.0.0.1:6379/9",
     "EMAIL_URL": "smtp+tls://mailer:secret@smtp.example.com:587",
 }
 
@@ -73,9 +75,17 @@ def test_production_refuses_to_start_without_required_settings(missing):
     assert f"Set the {missing} environment variable" in result.stderr
 
 
+def test_check_deploy_warns_when_the_cache_is_local_to_each_process():
+    env = dict(PROD)
+    del env["REDIS_URL"]
+    result = _run(["check", "--deploy", "--fail-level", "WARNING"], **env)
+    assert result.returncode != 0
+    assert "movies.W001" in result.stderr + result.stdout
+
+
 def test_production_refuses_in_process_tasks_unless_asked_for():
     env = dict(PROD)
-    del env["CELERY_BROKER_URL"]
+    del env["CELERY_BROKER_URL"], env["REDIS_URL"]  # REDIS_URL is the default broker
     refused = _run(["check"], **env)
     assert refused.returncode != 0
     assert "Production needs a Celery broker" in refused.stderr
