@@ -39,7 +39,7 @@ BLOCK_ROWS = 2048
 # Candidates per row (times k) taken from a capped product and re-scored exactly. The capped
 # product ranks a row's candidates by partial scores, so its true best often sit below 2k: at
 # 1M movies (budget 20,000) a pool of 4k raised recall@12 before add-reverse from 0.740 to
-# 0.803 for 24% more time per block, 8k to 0.848 for 70% more (bench/bench_neighbour_pool.py,
+# 0.803 for 24-29% more time per block, 8k to 0.848 for 70-90% more (bench/bench_neighbour_pool.py,
 # docs/benchmarks.md).
 CANDIDATES = 4
 
