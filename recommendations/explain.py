@@ -88,10 +88,10 @@ def term_lookup(movie_names: dict[str, list[str]]) -> TermLookup:
 
 # Cited movies' lookups, kept in the process: the same liked movies are cited on page after
 # page, and reading their genres, keywords and credits was a third of an uncached
-# recommendations page. Kept for one loaded model and one catalog stamp (movies.stamp: an
-# edit in any process empties them in every process at its next explanation), at most
-# TERM_LOOKUP_SECONDS, emptied at once in this process when a movie, genre, keyword, person or
-# credit is saved or deleted (forget_term_lookups), and bounded in size.
+# recommendations page. Kept for one loaded model and one catalog stamp (movies.stamp changes
+# on every save or delete of a movie, genre, keyword, person or credit, so an edit in any
+# process empties them in every process at its next explanation), at most
+# TERM_LOOKUP_SECONDS, and bounded in size.
 TERM_LOOKUP_SECONDS = 600.0
 TERM_LOOKUP_MAX = 20_000
 # The same holds for each card's "shared: ..." terms, a function of the model, the card's row,
@@ -103,7 +103,7 @@ _term_lookups: dict = {"model": None, "stamp": None, "until": 0.0, "by_movie": {
 
 
 def forget_term_lookups(*args, **kwargs) -> None:
-    """Empty the kept lookups and shared terms (a signal receiver: catalog rows changed)."""
+    """Empty the kept lookups and shared terms (tests start from nothing kept)."""
     _term_lookups.update(model=None, stamp=None, until=0.0, by_movie={}, shared={})
 
 
