@@ -123,6 +123,7 @@ def main() -> int:
     from django.conf import settings
 
     from bench.bench_recommend import synthetic_matrix
+    from bench.celery_workers import start_solo_workers
     from netflixrecs.celery import app
     from recommendations import artifacts, build_stages, neighbours, tasks, tfidf
     from recommendations.models import ModelVersion
@@ -149,7 +150,6 @@ def main() -> int:
         f"-> {'exact' if cap is None else f'postings capped at {cap}'}",
         flush=True,
     )
-    celery = Path(python).with_name("celery")
     results = {}
     for count in (int(w) for w in args.workers.split(",")):
         version = ModelVersion.objects.begin(triggered_by="bench_build", activate_when_ready=False)
@@ -167,25 +167,9 @@ def main() -> int:
         if args.blocks:
             picks = np.linspace(0, len(blocks) - 1, min(args.blocks, len(blocks))).round()
             run = [blocks[int(i)] for i in np.unique(picks)]
-        procs, nodes = [], []
-        for n in range(count):
-            node = f"bench-build-{n}-{os.getpid()}-{time.monotonic_ns()}@localhost"
-            log = open(model_dir / f"worker-{count}-{n}.log", "wb")  # noqa: SIM115
-            procs.append(
-                subprocess.Popen(
-                    [str(celery), "-A", "netflixrecs", "worker", "-P", "solo", "-c", "1"]
-                    + ["--without-heartbeat", "--without-gossip", "--without-mingle"]
-                    + ["-n", node, "--loglevel", "WARNING"],
-                    cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-                )
-            )  # fmt: skip
-            nodes.append(node)
-        pending, deadline = set(nodes), time.monotonic() + 60
-        while pending:
-            for reply in app.control.ping(destination=list(pending), timeout=1.0):
-                pending -= set(reply)
-            if time.monotonic() > deadline:
-                raise SystemExit(f"workers {pending} did not come up")
+        procs = start_solo_workers(
+            app, count, env=env, log_dir=model_dir, prefix="bench-build", timeout=60
+        )
         try:
             started = time.perf_counter()
             header = [tasks.build_neighbour_block.si(version.pk, s, e) for s, e in run]

@@ -74,6 +74,7 @@ def main() -> int:
     django.setup()
     from django.db import transaction
 
+    from bench.celery_workers import start_solo_workers
     from netflixrecs.celery import app
     from recommendations import tasks
     from recommendations.models import ModelVersion
@@ -88,24 +89,10 @@ def main() -> int:
     logs.mkdir(exist_ok=True)
     try:
         if args.workers:
-            celery = Path(python).with_name("celery")
-            nodes = []
-            for n in range(args.workers):
-                node = f"m1-build-{n}-{os.getpid()}@localhost"
-                out = open(logs / f"worker-{args.workers}-{n}.log", "wb")  # noqa: SIM115
-                procs[f"worker {n}"] = subprocess.Popen(
-                    [str(celery), "-A", "netflixrecs", "worker", "-P", "solo", "-c", "1",
-                     "--without-heartbeat", "--without-gossip", "--without-mingle",
-                     "--prefetch-multiplier", "1", "-n", node, "--loglevel", "WARNING"],
-                    cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-                )  # fmt: skip
-                nodes.append(node)
-            pending, deadline = set(nodes), time.monotonic() + 90
-            while pending:
-                for reply in app.control.ping(destination=list(pending), timeout=1.0):
-                    pending -= set(reply)
-                if time.monotonic() > deadline:
-                    raise SystemExit(f"workers {pending} did not come up")
+            workers = start_solo_workers(
+                app, args.workers, env=env, log_dir=logs, prefix="m1-build"
+            )
+            procs.update({f"worker {n}": p for n, p in enumerate(workers)})
             before = set(ModelVersion.objects.values_list("pk", flat=True))
             started = time.perf_counter()
             with transaction.atomic():
